@@ -1,0 +1,99 @@
+"""The motion latent x = [z_dyn, z_pose] that drives every frame (paper, section 3.1)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vasa3d.arkit import ARKIT_NAMES
+from vasa3d.errors import InputError
+
+DEFAULT_SCHEMA = "arkit52+pose"
+#: z_pose layout of the default schema: axis-angle rotation (3), translation in metres (3), log scale (1).
+POSE_NAMES: tuple[str, ...] = ("rot_x", "rot_y", "rot_z", "tx", "ty", "tz", "log_scale")
+
+
+@dataclass
+class MotionLatent:
+    """Per-frame motion of a talking head.
+
+    Attributes:
+        z_dyn: ``(T, Dd)`` facial dynamics; for ``arkit52+pose`` the 52 ARKit weights in
+            :data:`vasa3d.arkit.ARKIT_NAMES` order, each in [0, 1].
+        z_pose: ``(T, Dp)`` head pose; for ``arkit52+pose`` :data:`POSE_NAMES`: head rotation
+            (axis-angle, radians, in the world frame of :mod:`vasa3d.render.camera`),
+            translation (metres) and a log distance/scale term.
+        fps: frames per second.
+        schema: the latent kind; other generators may carry other layouts.
+        dyn_names, pose_names: column names of ``z_dyn`` and ``z_pose``.
+    """
+
+    z_dyn: np.ndarray
+    z_pose: np.ndarray
+    fps: float = 25.0
+    schema: str = DEFAULT_SCHEMA
+    dyn_names: tuple[str, ...] = field(default=ARKIT_NAMES)
+    pose_names: tuple[str, ...] = field(default=POSE_NAMES)
+
+    def __post_init__(self) -> None:
+        self.z_dyn = np.asarray(self.z_dyn, dtype=np.float32)
+        self.z_pose = np.asarray(self.z_pose, dtype=np.float32)
+        if self.z_dyn.ndim != 2 or self.z_pose.ndim != 2 or len(self.z_dyn) != len(self.z_pose):
+            raise ValueError(
+                f"z_dyn and z_pose must be (T, D) with the same T, got {self.z_dyn.shape} and {self.z_pose.shape}"
+            )
+        if self.z_dyn.shape[1] != len(self.dyn_names) or self.z_pose.shape[1] != len(self.pose_names):
+            raise ValueError("column names do not match the latent's width")
+
+    def __len__(self) -> int:
+        return len(self.z_dyn)
+
+    @property
+    def duration(self) -> float:
+        return len(self) / self.fps
+
+    @classmethod
+    def neutral(cls, frames: int, fps: float = 25.0) -> "MotionLatent":
+        """A still, neutral, front-facing head for ``frames`` frames."""
+        return cls(np.zeros((frames, len(ARKIT_NAMES))), np.zeros((frames, len(POSE_NAMES))), fps)
+
+    def column(self, name: str) -> np.ndarray:
+        """One named channel ``(T,)`` of z_dyn or z_pose."""
+        if name in self.dyn_names:
+            return self.z_dyn[:, self.dyn_names.index(name)]
+        if name in self.pose_names:
+            return self.z_pose[:, self.pose_names.index(name)]
+        raise KeyError(name)
+
+    def slice(self, start: int, stop: int) -> "MotionLatent":
+        return MotionLatent(self.z_dyn[start:stop], self.z_pose[start:stop], self.fps, self.schema,
+                            self.dyn_names, self.pose_names)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike) -> None:
+        """Write an ``.npz`` (arrays) with a JSON header (schema, fps, names); atomic."""
+        path = Path(path)
+        meta = {"format": "vasa3d-motion", "version": 1, "schema": self.schema, "fps": self.fps,
+                "dyn_names": list(self.dyn_names), "pose_names": list(self.pose_names)}
+        tmp = path.with_name(path.name + ".part")
+        with open(tmp, "wb") as f:
+            np.savez(f, z_dyn=self.z_dyn, z_pose=self.z_pose,
+                     meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "MotionLatent":
+        """Read a file written by :meth:`save` (never unpickles)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                return cls(data["z_dyn"], data["z_pose"], float(meta["fps"]), meta["schema"],
+                           tuple(meta["dyn_names"]), tuple(meta["pose_names"]))
+        except FileNotFoundError:
+            raise InputError(f"motion file not found: {path}") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"{path} is not a vasa3d motion file ({exc}); make one with 'vasa3d motion'") from None
