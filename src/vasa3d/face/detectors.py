@@ -1,0 +1,71 @@
+"""The mediapipe graphs, created once per process and reused.
+
+mediapipe 0.10.21's legacy ``solutions`` API ships its models inside the
+wheel, so nothing is downloaded.  Building a graph costs ~0.1-0.3 s, so each
+kind is built on first use and cached; graphs are not thread-safe, so callers
+that run in several threads must build their own through the uncached
+constructors.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+# mediapipe's C++ side logs to stderr on first use; keep the user's terminal clean.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _solutions():
+    import mediapipe as mp  # imported lazily: it takes ~1 s
+
+    return mp.solutions
+
+
+def new_face_detector(full_range: bool = True, min_confidence: float = 0.5):
+    """A face detector (``full_range``: the model for faces up to ~5 m away)."""
+    return _solutions().face_detection.FaceDetection(
+        model_selection=1 if full_range else 0, min_detection_confidence=min_confidence
+    )
+
+
+def new_face_mesh(static: bool = True, max_faces: int = 1, min_confidence: float = 0.5):
+    """A 478-point face mesh (468 face points + 10 iris points).
+
+    ``static=False`` runs mediapipe's tracking mode: the detector only runs when
+    tracking is lost, which is several times faster on video.
+    """
+    return _solutions().face_mesh.FaceMesh(
+        static_image_mode=static,
+        max_num_faces=max_faces,
+        refine_landmarks=True,
+        min_detection_confidence=min_confidence,
+        min_tracking_confidence=0.5,
+    )
+
+
+def new_segmenter():
+    """The selfie (person foreground) segmenter, general model."""
+    return _solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
+
+
+@lru_cache(maxsize=None)
+def face_detector(full_range: bool = True):
+    return new_face_detector(full_range)
+
+
+@lru_cache(maxsize=None)
+def face_mesh(max_faces: int = 1):
+    """The cached static-image face mesh."""
+    return new_face_mesh(static=True, max_faces=max_faces)
+
+
+@lru_cache(maxsize=None)
+def segmenter():
+    return new_segmenter()
+
+
+def tessellation_edges() -> frozenset[tuple[int, int]]:
+    """The 468-point face mesh's edge set as shipped with mediapipe."""
+    return frozenset(_solutions().face_mesh_connections.FACEMESH_TESSELATION)
