@@ -1,0 +1,63 @@
+"""The ``vasa3d`` command line.
+
+``create``, ``speak`` and ``demo`` come from :mod:`vasa3d.pipeline`; each room
+may add its own subcommands in ``vasa3d/<room>/commands.py`` through a
+``register(subparsers)`` function.  Errors a user can fix print one line and
+exit with status 2; nothing else is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from vasa3d import __version__
+from vasa3d.errors import VasaError
+
+#: rooms whose ``commands.py`` adds subcommands, in the order ``--help`` lists them
+ROOMS = ("pipeline_commands", "motion", "head", "face", "animate", "train", "render", "eval")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vasa3d",
+        description="One portrait photo to a 3D Gaussian talking head that any speech drives (VASA-3D).",
+    )
+    parser.add_argument("--version", action="version", version=f"vasa3d {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for room in ROOMS:
+        name = f"vasa3d.{room}" if room == "pipeline_commands" else f"vasa3d.{room}.commands"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency inside the module: show it
+                raise
+            continue
+        module.register(sub)
+    for subparser in sub.choices.values():  # --quiet also works after the subcommand
+        if not any("--quiet" in a.option_strings for a in subparser._actions):
+            subparser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                                   help="no progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except VasaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished outputs are kept, nothing half-written was left", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
