@@ -1,0 +1,203 @@
+"""The two jobs a user runs, wired from the rooms: ``create`` and ``speak``.
+
+Each step is one call into its room; this module holds no maths.  Every
+input is checked before any long work starts, outputs appear only when
+complete, and ``create`` keeps its work folder (``AVATAR.work/``) until it
+succeeds, so an interrupted run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from vasa3d.errors import InputError
+from vasa3d.render.camera import Camera
+
+DEMO_TEXT = "Hello! I am a talking head made from a single photo. Watch my lips move as I speak."
+SILENCE_PEAK = 1e-3
+
+
+@dataclass
+class CreateConfig:
+    """Settings of ``vasa3d create``."""
+
+    preset: Literal["demo", "cpu-quick", "gpu", "paper"] = "cpu-quick"
+    """Training preset: demo (a few minutes on a laptop CPU), cpu-quick, gpu (512 px, CUDA) or paper (200K iterations)."""
+    frames: int = 0
+    """Synthetic training frames to render from the portrait (0: the preset's choice)."""
+    seed: int = 0
+    """Random seed of the synthetic motion, the split and the training."""
+    keep_work: bool = False
+    """Keep AVATAR.work/ (the synthetic dataset and checkpoints) after success."""
+
+
+@dataclass
+class SpeakConfig:
+    """Settings of ``vasa3d speak``."""
+
+    camera: str = "front"
+    """front (the portrait's view), orbit (circles +-30 degrees of yaw) or yaw=DEG,pitch=DEG."""
+    size: int = 512
+    """Output video width and height in pixels."""
+    backend: str = "auto"
+    """Rasterizer: auto, cpu, torch or gsplat."""
+    seed: int = 0
+    """Random seed of the motion generator (blinks, head motion)."""
+
+
+# --------------------------------------------------------------------------- create
+def create(portrait: str | Path | np.ndarray, output: str | Path, config: CreateConfig | None = None,
+           quiet: bool = False, log=print) -> Path:
+    """Portrait photo -> trained ``.vasa3d`` avatar file.
+
+    Steps: face analysis, head fitting, synthetic frames from the portrait
+    animator, Gaussian avatar training, export.
+    """
+    from vasa3d.animate import MeshWarpAnimator, random_motion, synthesize_dataset
+    from vasa3d.face import analyze_portrait
+    from vasa3d.gaussians import AvatarConfig, GaussianAvatar
+    from vasa3d.head import build_head, fit_portrait
+    from vasa3d.io import check_output_path, load_image, save_avatar
+    from vasa3d.train import TrainConfig, Trainer
+
+    config = config or CreateConfig()
+    output = check_output_path(output)
+    image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
+    train_cfg = TrainConfig.preset(config.preset)
+    torch.manual_seed(config.seed)
+
+    analysis = analyze_portrait(image, size=train_cfg.resolution)
+    for warning in analysis.warnings:
+        log(f"note: {warning}")
+    head = build_head(None)
+    fit = fit_portrait(analysis, head)
+    log(f"head fitted: mean landmark error {100 * fit.landmark_error:.2f}% of the eye distance")
+
+    work = output.with_name(output.name + ".work")
+    work.mkdir(exist_ok=True)
+    frames = config.frames or train_cfg.dataset_frames
+    motion = random_motion(frames, seed=config.seed)
+    animator = MeshWarpAnimator(analysis, fit, head)
+    dataset = synthesize_dataset(animator, motion, fit.camera, work / "dataset", seed=config.seed, quiet=quiet)
+
+    avatar = GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig.preset(config.preset))
+    avatar = Trainer(avatar, dataset, train_cfg, log_dir=work / "train", quiet=quiet).run()
+    save_avatar(output, avatar)
+    if not config.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    return output
+
+
+# --------------------------------------------------------------------------- speak
+def parse_camera(spec: str) -> tuple[str, float, float]:
+    """``front`` | ``orbit`` | ``yaw=DEG,pitch=DEG`` -> (kind, yaw, pitch)."""
+    spec = spec.strip().lower()
+    if spec in ("front", "orbit"):
+        return spec, 0.0, 0.0
+    values = {"yaw": 0.0, "pitch": 0.0}
+    try:
+        for part in spec.split(","):
+            key, value = part.split("=")
+            if key.strip() not in values:
+                raise ValueError(key)
+            values[key.strip()] = float(value)
+    except ValueError:
+        raise InputError(f"bad --camera {spec!r}: use front, orbit or yaw=DEG,pitch=DEG (e.g. yaw=30,pitch=-10)") from None
+    return "fixed", values["yaw"], values["pitch"]
+
+
+def view_camera(base: Camera, target: torch.Tensor, yaw_deg: float, pitch_deg: float, size: int) -> Camera:
+    """``base`` (the portrait's view) swung around ``target`` by yaw then pitch, at ``size`` pixels."""
+    eye = base.position.reshape(3) - target
+    cy, sy = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
+    cp, sp = math.cos(math.radians(pitch_deg)), math.sin(math.radians(pitch_deg))
+    yaw_m = torch.tensor([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
+    pitch_m = torch.tensor([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
+    eye = yaw_m @ (pitch_m @ eye)
+    K = base.K.reshape(3, 3).clone()
+    K[:2] *= size / base.width
+    return Camera.look_at(eye + target, target, (0.0, 1.0, 0.0), size, size, K=K)
+
+
+def camera_track(avatar, spec: str, frames: int, fps: float, size: int) -> list[Camera]:
+    kind, yaw, pitch = parse_camera(spec)
+    target = avatar.head_center.detach().reshape(3)
+    if kind == "orbit":  # one full swing to +-30 degrees and back every 8 s
+        return [view_camera(avatar.camera, target, 30.0 * math.sin(2 * math.pi * i / (8.0 * fps)), 0.0, size)
+                for i in range(frames)]
+    return [view_camera(avatar.camera, target, yaw, pitch, size)] * frames
+
+
+def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, config: SpeakConfig | None = None,
+          quiet: bool = False) -> Path:
+    """Avatar + speech -> talking-head mp4 (H.264 + AAC) at 25 fps."""
+    from vasa3d.io import check_output_path, load_audio, load_avatar, write_video
+    from vasa3d.motion import audio_to_motion
+
+    config = config or SpeakConfig()
+    output = check_output_path(output)
+    parse_camera(config.camera)
+    samples, sr = load_audio(audio_path)
+    if float(np.abs(samples).max()) < SILENCE_PEAK:
+        raise InputError(f"{audio_path} is silent; give a recording with speech in it")
+    avatar = load_avatar(avatar_path)
+    motion = audio_to_motion(samples, sr)
+    frames = render_motion(avatar, motion, config, quiet=quiet)
+    return write_video(output, frames, motion.fps, samples, sr)
+
+
+def render_motion(avatar, motion, config: SpeakConfig, quiet: bool = False):
+    """Yield one uint8 ``(S, S, 3)`` frame per motion frame."""
+    from vasa3d.progress import track
+    from vasa3d.render import rasterize
+
+    cameras = camera_track(avatar, config.camera, len(motion), motion.fps, config.size)
+    background = avatar.background.detach()
+    z_dyn = torch.from_numpy(motion.z_dyn)
+    z_pose = torch.from_numpy(motion.z_pose)
+    with torch.no_grad():
+        for t in track(range(len(motion)), "rendering", quiet=quiet):
+            gaussians = avatar(z_dyn[t : t + 1], z_pose[t : t + 1])[0]
+            out = rasterize(gaussians, cameras[t], config.size, config.size, background=background,
+                            backend=config.backend)
+            yield (out.color[0].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+
+
+# --------------------------------------------------------------------------- demo
+def demo(out_dir: str | Path = "out/demo", preset: str = "demo", quiet: bool = False, log=print) -> dict[str, Path]:
+    """The astronaut portrait + a synthesized sentence -> avatar, front.mp4 and orbit.mp4."""
+    from skimage import data
+
+    from vasa3d.motion.synth import synthesize
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    speech = synthesize(DEMO_TEXT, voice="male")
+    wav = out / "speech.wav"
+    _write_wav(wav, speech.samples, speech.sr)
+    log(f"speech: {len(speech.samples) / speech.sr:.1f} s of synthesized speech -> {wav}")
+    avatar = out / "avatar.vasa3d"
+    if avatar.exists():
+        log(f"reusing {avatar} (delete it to train again)")
+    else:
+        create(data.astronaut(), avatar, CreateConfig(preset=preset), quiet=quiet, log=log)  # type: ignore[arg-type]
+    results = {"avatar": avatar, "speech": wav}
+    for name in ("front", "orbit"):
+        results[name] = speak(avatar, wav, out / f"{name}.mp4", SpeakConfig(camera=name), quiet=quiet)
+        log(f"wrote {results[name]}")
+    return results
+
+
+def _write_wav(path: Path, samples: np.ndarray, sr: int) -> None:
+    import soundfile as sf
+
+    tmp = path.with_name(f".{path.name}.part.wav")
+    sf.write(tmp, samples, sr)
+    tmp.replace(path)
