@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from vasa3d.errors import InputError
+from vasa3d.io import check_output_path, load_audio, load_avatar, load_image, save_avatar, write_video
 from vasa3d.render.camera import Camera
 
 DEMO_TEXT = "Hello! I am a talking head made from a single photo. Watch my lips move as I speak."
@@ -60,16 +61,16 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     Steps: face analysis, head fitting, synthetic frames from the portrait
     animator, Gaussian avatar training, export.
     """
+    config = config or CreateConfig()
+    output = check_output_path(output)
+    image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
+
     from vasa3d.animate import MeshWarpAnimator, random_motion, synthesize_dataset
     from vasa3d.face import analyze_portrait
     from vasa3d.gaussians import AvatarConfig, GaussianAvatar
     from vasa3d.head import build_head, fit_portrait
-    from vasa3d.io import check_output_path, load_image, save_avatar
     from vasa3d.train import TrainConfig, Trainer
 
-    config = config or CreateConfig()
-    output = check_output_path(output)
-    image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
     train_cfg = TrainConfig.preset(config.preset)
     torch.manual_seed(config.seed)
 
@@ -138,9 +139,6 @@ def camera_track(avatar, spec: str, frames: int, fps: float, size: int) -> list[
 def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, config: SpeakConfig | None = None,
           quiet: bool = False) -> Path:
     """Avatar + speech -> talking-head mp4 (H.264 + AAC) at 25 fps."""
-    from vasa3d.io import check_output_path, load_audio, load_avatar, write_video
-    from vasa3d.motion import audio_to_motion
-
     config = config or SpeakConfig()
     output = check_output_path(output)
     parse_camera(config.camera)
@@ -148,6 +146,8 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
     if float(np.abs(samples).max()) < SILENCE_PEAK:
         raise InputError(f"{audio_path} is silent; give a recording with speech in it")
     avatar = load_avatar(avatar_path)
+    from vasa3d.motion import audio_to_motion
+
     motion = audio_to_motion(samples, sr)
     frames = render_motion(avatar, motion, config, quiet=quiet)
     return write_video(output, frames, motion.fps, samples, sr)

@@ -96,9 +96,9 @@ def save_avatar(path: str | os.PathLike, avatar) -> Path:
 
 def load_avatar(path: str | os.PathLike):
     """Load a :class:`vasa3d.gaussians.GaussianAvatar` from a ``.vasa3d`` file."""
+    config, tensors = read_avatar_file(path)
     from vasa3d.gaussians import GaussianAvatar
 
-    config, tensors = read_avatar_file(path)
     try:
         return GaussianAvatar.from_export(config, tensors)
     except (KeyError, ValueError, RuntimeError) as exc:
