@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..errors import VasaError
-from . import backend_torch
+from . import backend_cpu, backend_torch
 from .camera import Camera
 from .projection import project
 from .types import Gaussians, RenderOutput
@@ -34,7 +34,10 @@ def _render_projected(composite: Callable) -> Callable:
 
 
 def _backends() -> dict[str, Callable]:
-    return {"torch": _render_projected(backend_torch.composite)}
+    return {
+        "cpu": _render_projected(backend_cpu.composite),
+        "torch": _render_projected(backend_torch.composite),
+    }
 
 
 def available_backends() -> list[str]:

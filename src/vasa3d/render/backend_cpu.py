@@ -1,0 +1,88 @@
+"""The ``cpu`` backend: numba kernels for compositing and its backward.
+
+Projection stays in :mod:`.projection` (autograd carries gradients from the
+screen-space records back to means, rotations, scales, opacities and SH);
+this module bins the projected Gaussians into 16x16 tiles with a counting
+sort, blends each tile front to back with early termination, and provides
+the matching backward as a :class:`torch.autograd.Function`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import _kernels as K
+from .projection import ALPHA_MIN, Projected
+
+
+def _pack(means2d: Tensor, conics: Tensor, colors: Tensor, opacities: Tensor, depths: Tensor,
+          extents: Tensor) -> np.ndarray:
+    """The ``(M, NCOL)`` float32 record array the kernels read."""
+    with torch.no_grad():
+        level = torch.log((opacities / ALPHA_MIN).clamp_min(1.0))
+        recs = torch.cat(
+            [means2d, conics, opacities[:, None], colors, depths[:, None], extents, level[:, None]], dim=1
+        )
+    return np.ascontiguousarray(recs.detach().to(torch.float32).numpy())
+
+
+def _forward(recs: np.ndarray, width: int, height: int, background: np.ndarray):
+    tiles_x = (width + K.TILE - 1) // K.TILE
+    tiles_y = (height + K.TILE - 1) // K.TILE
+    offsets, ids = K.bin_records(recs, tiles_x, tiles_y)
+    color = np.empty((height, width, 3), np.float32)
+    alpha = np.empty((height, width), np.float32)
+    depth = np.empty((height, width), np.float32)
+    t_final = np.empty((height, width), np.float32)
+    last = np.empty((height, width), np.int32)
+    K.composite_forward(recs, offsets, ids, width, height, tiles_x, background, color, alpha, depth, t_final, last)
+    return color, alpha, depth, (offsets, ids, tiles_x, t_final, last)
+
+
+def _np32(t: Tensor | None, shape) -> np.ndarray:
+    if t is None:
+        return np.zeros(shape, np.float32)
+    return np.ascontiguousarray(t.detach().to(torch.float32).reshape(shape).numpy())
+
+
+class _Composite(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, means2d, conics, colors, opacities, depths, background, extents, width, height):
+        recs = _pack(means2d, conics, colors, opacities, depths, extents)
+        bg = _np32(background, (3,))
+        color, alpha, depth, state = _forward(recs, width, height, bg)
+        ctx.state = (recs, bg, width, height) + state
+        ctx.dtype = means2d.dtype
+        ctx.mark_non_differentiable()
+        return torch.from_numpy(color), torch.from_numpy(alpha)[..., None], torch.from_numpy(depth)[..., None]
+
+    @staticmethod
+    def backward(ctx, g_color, g_alpha, g_depth):
+        recs, bg, width, height, offsets, ids, tiles_x, t_final, last = ctx.state
+        g_entries = np.empty((ids.shape[0], K.NGRAD), np.float32)
+        g_bg = np.empty((offsets.shape[0] - 1, 3), np.float32)
+        K.composite_backward(
+            recs, offsets, ids, width, height, tiles_x, bg, t_final, last,
+            _np32(g_color, (height, width, 3)), _np32(g_alpha, (height, width)), _np32(g_depth, (height, width)),
+            g_entries, g_bg,
+        )
+        g = torch.from_numpy(K.reduce_entries(ids, g_entries, recs.shape[0])).to(ctx.dtype)
+        g_background = torch.from_numpy(g_bg.sum(0)).to(ctx.dtype)
+        return g[:, 0:2], g[:, 2:5], g[:, 6:9], g[:, 5], g[:, 9], g_background, None, None, None
+
+
+def composite(proj: Projected, width: int, height: int, background: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Colour ``(H, W, 3)``, alpha ``(H, W, 1)`` and depth ``(H, W, 1)`` of one projected view."""
+    dtype = proj.means2d.dtype
+    args = (proj.means2d, proj.conics, proj.colors, proj.opacities, proj.depths, background)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in args):
+        c, a, d = _Composite.apply(*args, proj.extents, width, height)
+    else:
+        recs = _pack(proj.means2d, proj.conics, proj.colors, proj.opacities, proj.depths, proj.extents)
+        c, a, d, _ = _forward(recs, width, height, _np32(background, (3,)))
+        c, a, d = torch.from_numpy(c), torch.from_numpy(a)[..., None], torch.from_numpy(d)[..., None]
+    if dtype != torch.float32:
+        c, a, d = c.to(dtype), a.to(dtype), d.to(dtype)
+    return c, a, d
