@@ -21,15 +21,15 @@ def random_scene(n: int, seed: int = 0, sh_degree: int = 3, dtype=torch.float32,
     return Gaussians(means, quats, log_scales, opacity_logits, sh)
 
 
-def head_scene(n: int, seed: int = 0, sh_degree: int = 0, dtype=torch.float32) -> Gaussians:
-    """``n`` Gaussians on a head-sized ellipsoid (0.15 x 0.21 x 0.19 m), each about 1/200 of its size."""
+def head_scene(n: int, seed: int = 0, sh_degree: int = 0, dtype=torch.float32, scale: float = 0.2 / 200) -> Gaussians:
+    """``n`` Gaussians on a head-sized ellipsoid (0.15 x 0.21 x 0.19 m), each ``scale`` (1/200 of its size)."""
     g = torch.Generator().manual_seed(seed)
     d = torch.randn(n, 3, generator=g, dtype=dtype)
     d = d / d.norm(dim=1, keepdim=True)
     radii = torch.tensor([0.075, 0.105, 0.095], dtype=dtype)
     means = d * radii
     # flat discs tangent to the surface: thin along the normal
-    log_scales = torch.full((n, 3), math.log(0.2 / 200), dtype=dtype) + 0.3 * torch.randn(n, 3, generator=g, dtype=dtype)
+    log_scales = torch.full((n, 3), math.log(scale), dtype=dtype) + 0.3 * torch.randn(n, 3, generator=g, dtype=dtype)
     log_scales[:, 2] -= 1.5
     z = torch.tensor([0.0, 0.0, 1.0], dtype=dtype).expand(n, 3)
     normal = torch.nn.functional.normalize(d / radii**2, dim=1)
