@@ -1,0 +1,115 @@
+"""Settings of the audio-to-motion generators and the control signals of VASA-1 (paper, section 4.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vasa3d.errors import InputError
+
+EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "surprised")
+
+#: ARKit weight offsets of each emotion at intensity 1 (bilateral names are expanded to both sides).
+EMOTION_OFFSETS: dict[str, dict[str, float]] = {
+    "neutral": {},
+    "happy": {"mouthSmile": 0.55, "cheekSquint": 0.35, "eyeSquint": 0.2, "mouthDimple": 0.15,
+              "browOuterUp": 0.1},
+    "sad": {"mouthFrown": 0.45, "browInnerUp": 0.55, "mouthShrugLower": 0.2, "eyeSquint": 0.1,
+            "mouthPress": 0.1},
+    "angry": {"browDown": 0.65, "noseSneer": 0.35, "eyeSquint": 0.3, "mouthPress": 0.2,
+              "mouthStretch": 0.1},
+    "surprised": {"browInnerUp": 0.6, "browOuterUp": 0.6, "eyeWide": 0.55, "jawOpen": 0.08,
+                  "mouthFunnel": 0.1},
+}
+
+#: Head pitch offset in degrees (positive = chin up) and motion-energy factor of each emotion.
+EMOTION_POSE: dict[str, tuple[float, float]] = {
+    "neutral": (0.0, 1.0), "happy": (2.0, 1.2), "sad": (-5.0, 0.6), "angry": (-2.0, 1.3),
+    "surprised": (3.0, 1.1),
+}
+
+
+@dataclass
+class MotionConfig:
+    """How speech becomes motion latents.
+
+    The defaults are tuned on recorded and synthesized speech; the control fields
+    (``emotion`` to ``seed``) are the control signals of VASA-1 that VASA-3D inherits.
+    """
+
+    generator: Literal["phonetic", "loudness"] = "loudness"
+    """'phonetic': pocketsphinx phonemes -> visemes plus loudness; 'loudness': the jaw follows loudness only."""
+    fps: float = 25.0
+    """Motion frames per second."""
+    emotion: str = "neutral"
+    """Emotion offset: neutral, happy, sad, angry or surprised."""
+    emotion_intensity: float = 1.0
+    """Strength of the emotion offset, 0 (none) to 1 (full) and a little beyond."""
+    gaze: tuple[float, float] = (0.0, 0.0)
+    """Mean gaze direction relative to the head, degrees (yaw toward the subject's left, pitch up)."""
+    head_distance: float = 1.0
+    """Head distance relative to the portrait's: 2 looks twice as far (smaller), 0.8 closer."""
+    motion_intensity: float = 1.0
+    """Scales head motion, gaze saccades and speech-driven nods (0 = still head)."""
+    seed: int = 0
+    """Random seed of blinks, saccades and idle motion."""
+    transcript: str | None = None
+    """What is said, when known: phonemes are then force-aligned instead of recognised."""
+    lookahead_s: float = 0.1
+    """Audio after a frame's time that the frame may depend on (streaming latency)."""
+    lip_lead_s: float = 0.03
+    """The mouth leads the sound by this much, as lips do in real speech."""
+    attack_s: float = 0.02
+    """Time constant of the mouth opening as loudness rises."""
+    release_s: float = 0.05
+    """Time constant of the mouth closing as loudness falls."""
+    gate_db: float = 9.0
+    """Loudness must exceed the tracked noise floor by this many dB to open the mouth."""
+    silence_dbfs: float = -55.0
+    """Anything quieter than this (dB full scale) is silence."""
+    max_jaw_open: float = 0.55
+    """jawOpen at the loudest speech."""
+    blink_rate_per_min: float = 16.0
+    """Mean blinks per minute (people blink 12-20 times a minute while talking)."""
+    pocketsphinx_model: str | None = None
+    """Directory of a pocketsphinx acoustic model; None = the English model bundled with pocketsphinx."""
+    extra: dict[str, float] = field(default_factory=dict)
+    """Constant ARKit weight offsets added to every frame (name -> weight)."""
+
+    def validate(self) -> "MotionConfig":
+        if self.emotion not in EMOTIONS:
+            raise InputError(f"unknown emotion '{self.emotion}'; choose one of {', '.join(EMOTIONS)}")
+        if not 0.0 <= self.emotion_intensity <= 2.0:
+            raise InputError(f"emotion intensity must be between 0 and 2, got {self.emotion_intensity}")
+        if not 0.05 <= self.head_distance <= 20.0:
+            raise InputError(f"head distance must be between 0.05 and 20, got {self.head_distance}")
+        if not 0.0 <= self.motion_intensity <= 5.0:
+            raise InputError(f"motion intensity must be between 0 and 5, got {self.motion_intensity}")
+        if not 1.0 <= self.fps <= 240.0:
+            raise InputError(f"motion fps must be between 1 and 240, got {self.fps}")
+        if not 0.0 <= self.lookahead_s <= 1.0 or self.lip_lead_s > self.lookahead_s:
+            raise InputError("lookahead must be in [0, 1] s and at least the lip lead")
+        if self.generator not in ("phonetic", "loudness"):
+            raise InputError(f"unknown motion generator '{self.generator}'; use phonetic or loudness")
+        gaze = tuple(float(g) for g in self.gaze)
+        if len(gaze) != 2 or abs(gaze[0]) > 40 or abs(gaze[1]) > 30:
+            raise InputError(f"gaze must be (yaw, pitch) degrees within +-40 and +-30, got {self.gaze}")
+        self.gaze = gaze  # type: ignore[assignment]
+        self.seed = int(self.seed) % (2 ** 32)
+        return self
+
+
+def expand_bilateral(offsets: dict[str, float]) -> dict[str, float]:
+    """{'mouthSmile': w} -> {'mouthSmileLeft': w, 'mouthSmileRight': w}; other names kept."""
+    from vasa3d.arkit import ARKIT_INDEX
+
+    out: dict[str, float] = {}
+    for name, w in offsets.items():
+        if name in ARKIT_INDEX:
+            out[name] = out.get(name, 0.0) + w
+        elif name + "Left" in ARKIT_INDEX:
+            out[name + "Left"] = out.get(name + "Left", 0.0) + w
+            out[name + "Right"] = out.get(name + "Right", 0.0) + w
+        else:
+            raise InputError(f"unknown ARKit blendshape '{name}'")
+    return out

@@ -1,0 +1,171 @@
+"""Per-hop audio features at 100 Hz, computed causally chunk by chunk.
+
+Every feature of hop ``k`` (centred at ``k * 10 ms``) depends only on audio up to
+``k * 10 ms + 12.5 ms``, so the streaming and offline generators agree exactly.
+
+Features:
+    db: loudness of the 150 Hz - 4 kHz band, dB full scale (``(K,)``).
+    openness: speech loudness normalised to [0, 1] against a tracked noise floor
+        and speech level (robust to gain, background noise and slow level changes).
+    f0: pitch in Hz, 0 where unvoiced (autocorrelation with parabolic refinement).
+    hf: share of energy above 3 kHz (fricatives), [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, sosfilt, sosfilt_zi
+
+from vasa3d.motion.audio import WORK_RATE
+
+HOP = WORK_RATE // 100  # 10 ms
+HALF_WIN = 200  # 25 ms window
+PITCH_HALF = 320  # 40 ms pitch window
+HOP_RATE = 100.0
+
+
+@dataclass
+class HopFeatures:
+    """Features of consecutive hops; every field is ``(K,)`` float32."""
+
+    db: np.ndarray
+    openness: np.ndarray
+    f0: np.ndarray
+    hf: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "HopFeatures":
+        z = np.zeros(0, np.float32)
+        return cls(z, z, z, z)
+
+    def __len__(self) -> int:
+        return len(self.db)
+
+    @staticmethod
+    def concat(parts: list["HopFeatures"]) -> "HopFeatures":
+        if not parts:
+            return HopFeatures.empty()
+        return HopFeatures(*(np.concatenate([getattr(p, f) for p in parts])
+                             for f in ("db", "openness", "f0", "hf")))
+
+
+class LevelTracker:
+    """Noise floor by minimum statistics, speech level by a decaying maximum.
+
+    ``openness = ((db - lo) / max(level - lo, range_db)) ** 0.7`` clipped to [0, 1],
+    with ``lo = max(floor + gate_db, silence_dbfs)``.
+    """
+
+    def __init__(self, gate_db: float, silence_dbfs: float, floor_window_s: float = 1.5,
+                 prior_floor_dbfs: float = -50.0, range_db: float = 20.0, level_decay_db_s: float = 3.0):
+        self.gate_db = gate_db
+        self.silence_dbfs = silence_dbfs
+        self.range_db = range_db
+        self.decay = level_decay_db_s / HOP_RATE
+        n = int(floor_window_s * HOP_RATE)
+        # a virtual quiet past, so that speech at the very start is not taken for noise
+        self.recent: deque[float] = deque([prior_floor_dbfs] * n, maxlen=n)
+        self.smooth = prior_floor_dbfs
+        self.level = prior_floor_dbfs + 30.0
+
+    def step(self, db: float) -> float:
+        self.smooth = db if db < self.smooth else 0.5 * self.smooth + 0.5 * db
+        self.recent.append(self.smooth)
+        floor = min(self.recent) + 1.5
+        lo = max(floor + self.gate_db, self.silence_dbfs)
+        if db > self.level:
+            self.level += 0.5 * (db - self.level)
+        else:
+            self.level -= self.decay
+        self.level = max(self.level, lo + 6.0)
+        x = (db - lo) / max(self.level - lo, self.range_db)
+        return float(np.clip(x, 0.0, 1.0) ** 0.7)
+
+
+class FeatureStream:
+    """Turns 16 kHz audio, pushed in any chunks, into :class:`HopFeatures`."""
+
+    def __init__(self, gate_db: float = 9.0, silence_dbfs: float = -55.0):
+        self.band = butter(2, [150, 4000], btype="bandpass", fs=WORK_RATE, output="sos").astype(np.float64)
+        self.high = butter(2, 3000, btype="highpass", fs=WORK_RATE, output="sos").astype(np.float64)
+        self.zi_band = sosfilt_zi(self.band) * 0.0
+        self.zi_high = sosfilt_zi(self.high) * 0.0
+        self.tracker = LevelTracker(gate_db, silence_dbfs)
+        pad = max(HALF_WIN, PITCH_HALF)
+        self.pad = pad
+        # buffers hold raw, band-passed and high-passed audio; index 0 is sample `start`
+        self.raw = np.zeros(pad, np.float32)
+        self.bp = np.zeros(pad, np.float32)
+        self.hp = np.zeros(pad, np.float32)
+        self.start = -pad
+        self.n = 0
+        self.k = 0  # next hop to compute
+        self.lags = np.arange(WORK_RATE // 400, WORK_RATE // 60 + 1)  # 60-400 Hz
+
+    def push(self, x: np.ndarray, final: bool = False) -> HopFeatures:
+        x = np.asarray(x, np.float64)
+        if len(x):
+            bp, self.zi_band = sosfilt(self.band, x, zi=self.zi_band)
+            hp, self.zi_high = sosfilt(self.high, x, zi=self.zi_high)
+            self.raw = np.concatenate([self.raw, x.astype(np.float32)])
+            self.bp = np.concatenate([self.bp, bp.astype(np.float32)])
+            self.hp = np.concatenate([self.hp, hp.astype(np.float32)])
+            self.n += len(x)
+        if final:  # hops whose window runs past the end see zeros there
+            z = np.zeros(self.pad, np.float32)
+            self.raw, self.bp, self.hp = (np.concatenate([b, z]) for b in (self.raw, self.bp, self.hp))
+            last = (self.n - 1) // HOP if self.n else -1
+        else:
+            last = (self.n - max(HALF_WIN, PITCH_HALF)) // HOP
+        out = self._compute(last)
+        self._trim()
+        return out
+
+    def _compute(self, last: int) -> HopFeatures:
+        ks = np.arange(self.k, last + 1)
+        if len(ks) == 0:
+            return HopFeatures.empty()
+        c = ks * HOP - self.start
+        w = np.arange(-HALF_WIN, HALF_WIN)
+        seg_bp = self.bp[c[:, None] + w[None, :]]
+        seg_hp = self.hp[c[:, None] + w[None, :]]
+        e_bp = np.mean(seg_bp.astype(np.float64) ** 2, axis=1)
+        e_hp = np.mean(seg_hp.astype(np.float64) ** 2, axis=1)
+        db = 10.0 * np.log10(e_bp + 1e-11)
+        hf = e_hp / (e_hp + e_bp + 1e-11)
+        f0 = self._pitch(c)
+        openness = np.array([self.tracker.step(float(d)) for d in db], np.float32)
+        self.k = last + 1
+        return HopFeatures(db.astype(np.float32), openness, f0.astype(np.float32), hf.astype(np.float32))
+
+    def _pitch(self, centres: np.ndarray) -> np.ndarray:
+        """Normalised autocorrelation pitch (60-400 Hz) of the band-passed signal."""
+        w = np.arange(-PITCH_HALF, PITCH_HALF)
+        seg = self.bp[centres[:, None] + w[None, :]].astype(np.float64)
+        seg = seg - seg.mean(axis=1, keepdims=True)
+        n = seg.shape[1]
+        spec = np.fft.rfft(seg, 2 * n, axis=1)
+        ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
+        energy = ac[:, 0] + 1e-12
+        # unbiased by the shrinking overlap
+        ac = ac / (n - np.arange(n))[None, :] * n
+        r = ac[:, self.lags] / energy[:, None]
+        best = np.argmax(r, axis=1)
+        peak = r[np.arange(len(r)), best]
+        lag = self.lags[best].astype(np.float64)
+        i = np.clip(best, 1, len(self.lags) - 2)
+        a, b, cc = r[np.arange(len(r)), i - 1], r[np.arange(len(r)), i], r[np.arange(len(r)), i + 1]
+        denom = a - 2 * b + cc
+        shift = np.where(np.abs(denom) > 1e-9, 0.5 * (a - cc) / np.where(denom == 0, 1, denom), 0.0)
+        lag = lag + np.clip(shift, -0.5, 0.5) * (best == i)
+        loud = 10 * np.log10(energy / n + 1e-12) > -50
+        return np.where((peak > 0.5) & loud, WORK_RATE / lag, 0.0)
+
+    def _trim(self) -> None:
+        keep = self.k * HOP - self.pad - self.start
+        if keep > 8192:
+            self.raw, self.bp, self.hp = self.raw[keep:], self.bp[keep:], self.hp[keep:]
+            self.start += keep
