@@ -28,10 +28,15 @@ def render_with_grads(g: Gaussians, cam: Camera, w: int, h: int, backend: str, b
 def assert_match(g, cam, w, h, **kw):
     ref, ref_grads = render_with_grads(g, cam, w, h, "torch", **kw)
     out, grads = render_with_grads(g, cam, w, h, "cpu", **kw)
+    with torch.no_grad():  # the fused numba projection path
+        bg = kw.pop("bg", torch.tensor([0.3, 0.5, 0.2]))
+        kw.pop("seed", None)
+        fast = rasterize(g, cam, w, h, background=bg, backend="cpu", **kw)
     for name in ("color", "alpha", "depth"):
-        a, b = getattr(ref, name), getattr(out, name)
-        assert a.shape == b.shape
+        a, b, c = getattr(ref, name), getattr(out, name), getattr(fast, name)
+        assert a.shape == b.shape == c.shape
         assert (a - b).abs().max() <= 1e-4, name
+        assert (a - c).abs().max() <= 1e-4, name
     names = ("means", "quats", "log_scales", "opacity_logits", "sh", "background")
     for name, a, b in zip(names, ref_grads, grads):
         assert torch.isfinite(b).all(), name

@@ -14,7 +14,10 @@ import torch
 from torch import Tensor
 
 from . import _kernels as K
-from .projection import ALPHA_MIN, Projected
+from . import _project_kernel as PK
+from .camera import Camera
+from .projection import ALPHA_MIN, Projected, project
+from .types import Gaussians, RenderOutput
 
 
 def _pack(means2d: Tensor, conics: Tensor, colors: Tensor, opacities: Tensor, depths: Tensor,
@@ -86,3 +89,51 @@ def composite(proj: Projected, width: int, height: int, background: Tensor) -> t
     if dtype != torch.float32:
         c, a, d = c.to(dtype), a.to(dtype), d.to(dtype)
     return c, a, d
+
+
+def _records_nograd(gaussians: Gaussians, camera: Camera, width: int, height: int, sh_degree: int | None,
+                    eps2d: float, near_plane: float, antialiased: bool) -> np.ndarray:
+    """Depth-sorted records straight from the numba projection (no autograd)."""
+    f32 = np.float32
+
+    def arr(t: Tensor) -> np.ndarray:
+        return np.ascontiguousarray(t.detach().to(torch.float32).numpy())
+
+    n = len(gaussians)
+    degree = gaussians.sh_degree if sh_degree is None else min(sh_degree, gaussians.sh_degree)
+    Kc = camera.K.reshape(3, 3).to(torch.float64)
+    w2c = arr(camera.world_to_cam.reshape(4, 4))
+    recs = np.empty((n, K.NCOL), np.float32)
+    keep = np.empty(n, np.bool_)
+    PK.project_records(
+        arr(gaussians.means), arr(gaussians.quats), arr(gaussians.log_scales), arr(gaussians.opacity_logits),
+        arr(gaussians.sh), degree, np.ascontiguousarray(w2c[:3, :3]), np.ascontiguousarray(w2c[:3, 3]),
+        arr(camera.position.reshape(3)), f32(Kc[0, 0]), f32(Kc[1, 1]), f32(Kc[0, 2]), f32(Kc[1, 2]),
+        width, height, f32(eps2d), f32(near_plane), bool(antialiased), recs, keep,
+    )
+    return PK.sorted_records(recs, keep)[0]
+
+
+def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, background: Tensor,
+           sh_degree: int | None, eps2d: float, near_plane: float, antialiased: bool) -> RenderOutput:
+    """The ``cpu`` backend for a batch of cameras: fused numba path when no gradient is needed."""
+    needs_grad = torch.is_grad_enabled() and (
+        any(t.requires_grad for t in gaussians.tensors()) or background.requires_grad
+    )
+    dtype = gaussians.means.dtype
+    colors, alphas, depths = [], [], []
+    for i in range(len(cameras)):
+        if needs_grad:
+            proj = project(gaussians, cameras[i], width, height, sh_degree, eps2d, near_plane, antialiased)
+            c, a, d = composite(proj, width, height, background[i])
+        else:
+            recs = _records_nograd(gaussians, cameras[i], width, height, sh_degree, eps2d, near_plane, antialiased)
+            c, a, d, _ = _forward(recs, width, height, _np32(background[i], (3,)))
+            c, a, d = torch.from_numpy(c), torch.from_numpy(a)[..., None], torch.from_numpy(d)[..., None]
+        colors.append(c)
+        alphas.append(a)
+        depths.append(d)
+    out = RenderOutput(torch.stack(colors), torch.stack(alphas), torch.stack(depths))
+    if out.color.dtype != dtype:
+        out = RenderOutput(out.color.to(dtype), out.alpha.to(dtype), out.depth.to(dtype))
+    return out

@@ -35,7 +35,7 @@ def _render_projected(composite: Callable) -> Callable:
 
 def _backends() -> dict[str, Callable]:
     return {
-        "cpu": _render_projected(backend_cpu.composite),
+        "cpu": backend_cpu.render,
         "torch": _render_projected(backend_torch.composite),
     }
 

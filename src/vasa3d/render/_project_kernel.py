@@ -1,0 +1,219 @@
+"""Numba twin of :func:`.projection.project` for renders that need no gradient.
+
+Same maths, same culling rules, same stable front-to-back order (an LSD
+radix sort on the float bits of the depth), written as one fused pass so a
+display frame does not pay for dozens of PyTorch ops.  The tests hold it
+to the PyTorch version.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._kernels import C_A, C_B, C_BL, C_C, C_G, C_LEVEL, C_OP, C_R, C_RX, C_RY, C_U, C_V, C_Z, NCOL
+
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+F2 = np.float32(2.0)
+HALF = np.float32(0.5)
+ALPHA_MIN = np.float32(1.0 / 255.0)
+INV_ALPHA_MIN = np.float32(255.0)
+GROW = np.float32(1.0001)
+PAD = np.float32(1e-3)
+NORM_EPS = np.float32(1e-12)
+LIM = np.float32(0.3 * 0.5)
+
+SH_C0 = np.float32(0.28209479177387814)
+SH_C1 = np.float32(0.4886025119029199)
+SH_C2_0 = np.float32(1.0925484305920792)
+SH_C2_1 = np.float32(-1.0925484305920792)
+SH_C2_2 = np.float32(0.31539156525252005)
+SH_C2_3 = np.float32(-1.0925484305920792)
+SH_C2_4 = np.float32(0.5462742152960396)
+SH_C3_0 = np.float32(-0.5900435899266435)
+SH_C3_1 = np.float32(2.890611442640554)
+SH_C3_2 = np.float32(-0.4570457994644658)
+SH_C3_3 = np.float32(0.3731763325901154)
+SH_C3_4 = np.float32(-0.4570457994644658)
+SH_C3_5 = np.float32(1.445305721320277)
+SH_C3_6 = np.float32(-0.5900435899266435)
+F3 = np.float32(3.0)
+F4 = np.float32(4.0)
+
+
+@njit(cache=True, inline="always")
+def _sh_channel(sh, i, ch, degree, x, y, z):
+    out = SH_C0 * sh[i, 0, ch]
+    if degree >= 1:
+        out = out - SH_C1 * y * sh[i, 1, ch] + SH_C1 * z * sh[i, 2, ch] - SH_C1 * x * sh[i, 3, ch]
+        if degree >= 2:
+            xx = x * x
+            yy = y * y
+            zz = z * z
+            out = (
+                out
+                + SH_C2_0 * x * y * sh[i, 4, ch]
+                + SH_C2_1 * y * z * sh[i, 5, ch]
+                + SH_C2_2 * (F2 * zz - xx - yy) * sh[i, 6, ch]
+                + SH_C2_3 * x * z * sh[i, 7, ch]
+                + SH_C2_4 * (xx - yy) * sh[i, 8, ch]
+            )
+            if degree >= 3:
+                out = (
+                    out
+                    + SH_C3_0 * y * (F3 * xx - yy) * sh[i, 9, ch]
+                    + SH_C3_1 * x * y * z * sh[i, 10, ch]
+                    + SH_C3_2 * y * (F4 * zz - xx - yy) * sh[i, 11, ch]
+                    + SH_C3_3 * z * (F2 * zz - F3 * xx - F3 * yy) * sh[i, 12, ch]
+                    + SH_C3_4 * x * (F4 * zz - xx - yy) * sh[i, 13, ch]
+                    + SH_C3_5 * z * (xx - yy) * sh[i, 14, ch]
+                    + SH_C3_6 * x * (xx - F3 * yy) * sh[i, 15, ch]
+                )
+    return max(out + HALF, F0)
+
+
+@njit(parallel=True, cache=True)
+def project_records(means, quats, log_scales, opacity_logits, sh, degree, W, t, cam_pos,
+                    fx, fy, cx, cy, width, height, eps2d, near, antialiased, recs, keep):
+    """Fill ``recs (N, NCOL)`` and ``keep (N,)`` for every Gaussian (all float32 inputs)."""
+    n = means.shape[0]
+    fw = np.float32(width)
+    fh = np.float32(height)
+    lim_x = LIM * fw / fx
+    lim_y = LIM * fh / fy
+    x_lo = -(cx / fx + lim_x)
+    x_hi = (fw - cx) / fx + lim_x
+    y_lo = -(cy / fy + lim_y)
+    y_hi = (fh - cy) / fy + lim_y
+    for i in prange(n):
+        mx, my, mz = means[i, 0], means[i, 1], means[i, 2]
+        z = W[2, 0] * mx + W[2, 1] * my + W[2, 2] * mz + t[2]
+        keep[i] = False
+        if not z > near:
+            continue
+        x = W[0, 0] * mx + W[0, 1] * my + W[0, 2] * mz + t[0]
+        y = W[1, 0] * mx + W[1, 1] * my + W[1, 2] * mz + t[1]
+        qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
+        qn = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), NORM_EPS)
+        qw /= qn
+        qx /= qn
+        qy /= qn
+        qz /= qn
+        s0 = math.exp(log_scales[i, 0])
+        s1 = math.exp(log_scales[i, 1])
+        s2 = math.exp(log_scales[i, 2])
+        # M = R(q) diag(s): column k is the k-th local axis scaled
+        m00 = (F1 - F2 * (qy * qy + qz * qz)) * s0
+        m01 = F2 * (qx * qy - qw * qz) * s1
+        m02 = F2 * (qx * qz + qw * qy) * s2
+        m10 = F2 * (qx * qy + qw * qz) * s0
+        m11 = (F1 - F2 * (qx * qx + qz * qz)) * s1
+        m12 = F2 * (qy * qz - qw * qx) * s2
+        m20 = F2 * (qx * qz - qw * qy) * s0
+        m21 = F2 * (qy * qz + qw * qx) * s1
+        m22 = (F1 - F2 * (qx * qx + qy * qy)) * s2
+        tx = z * min(max(x / z, x_lo), x_hi)
+        ty = z * min(max(y / z, y_lo), y_hi)
+        j00 = fx / z
+        j02 = -fx * tx / (z * z)
+        j11 = fy / z
+        j12 = -fy * ty / (z * z)
+        # rows of J W: (2, 3)
+        a00 = j00 * W[0, 0] + j02 * W[2, 0]
+        a01 = j00 * W[0, 1] + j02 * W[2, 1]
+        a02 = j00 * W[0, 2] + j02 * W[2, 2]
+        a10 = j11 * W[1, 0] + j12 * W[2, 0]
+        a11 = j11 * W[1, 1] + j12 * W[2, 1]
+        a12 = j11 * W[1, 2] + j12 * W[2, 2]
+        # rows of J W M
+        b00 = a00 * m00 + a01 * m10 + a02 * m20
+        b01 = a00 * m01 + a01 * m11 + a02 * m21
+        b02 = a00 * m02 + a01 * m12 + a02 * m22
+        b10 = a10 * m00 + a11 * m10 + a12 * m20
+        b11 = a10 * m01 + a11 * m11 + a12 * m21
+        b12 = a10 * m02 + a11 * m12 + a12 * m22
+        ca = b00 * b00 + b01 * b01 + b02 * b02
+        cb = b00 * b10 + b01 * b11 + b02 * b12
+        cc = b10 * b10 + b11 * b11 + b12 * b12
+        det_orig = max(ca * cc - cb * cb, F0)
+        ca += eps2d
+        cc += eps2d
+        det = ca * cc - cb * cb
+        if not det > F0:
+            continue
+        op = F1 / (F1 + math.exp(-opacity_logits[i]))
+        if antialiased:
+            op *= math.sqrt(max(det_orig / det, np.float32(1e-12)))
+        if op < ALPHA_MIN:
+            continue
+        level = math.log(max(op * INV_ALPHA_MIN, F1))
+        rx = math.sqrt(F2 * level * ca) * GROW + PAD
+        ry = math.sqrt(F2 * level * cc) * GROW + PAD
+        u = fx * x / z + cx
+        v = fy * y / z + cy
+        if not (u + rx > F0 and u - rx < fw and v + ry > F0 and v - ry < fh):
+            continue
+        dx = mx - cam_pos[0]
+        dy = my - cam_pos[1]
+        dz = mz - cam_pos[2]
+        dn = max(math.sqrt(dx * dx + dy * dy + dz * dz), NORM_EPS)
+        dx /= dn
+        dy /= dn
+        dz /= dn
+        rec = recs[i]
+        rec[C_U] = u
+        rec[C_V] = v
+        rec[C_A] = cc / det
+        rec[C_B] = -cb / det
+        rec[C_C] = ca / det
+        rec[C_OP] = op
+        rec[C_R] = _sh_channel(sh, i, 0, degree, dx, dy, dz)
+        rec[C_G] = _sh_channel(sh, i, 1, degree, dx, dy, dz)
+        rec[C_BL] = _sh_channel(sh, i, 2, degree, dx, dy, dz)
+        rec[C_Z] = z
+        rec[C_RX] = rx
+        rec[C_RY] = ry
+        rec[C_LEVEL] = level
+        keep[i] = True
+
+
+@njit(cache=True)
+def sorted_records(recs, keep):
+    """The kept records, stably sorted by depth (LSD radix sort on the bits of positive floats)."""
+    n = recs.shape[0]
+    m = 0
+    for i in range(n):
+        if keep[i]:
+            m += 1
+    idx = np.empty(m, np.int32)
+    depth = np.empty(m, np.float32)
+    j = 0
+    for i in range(n):
+        if keep[i]:
+            idx[j] = i
+            depth[j] = recs[i, C_Z]
+            j += 1
+    keys = depth.view(np.uint32)  # depths are > 0, so their bit patterns sort like the floats
+    idx2 = np.empty(m, np.int32)
+    keys2 = np.empty(m, np.uint32)
+    for shift in range(0, 32, 8):
+        counts = np.zeros(257, np.int64)
+        for j in range(m):
+            counts[((keys[j] >> shift) & 255) + 1] += 1
+        for b in range(256):
+            counts[b + 1] += counts[b]
+        for j in range(m):
+            bucket = (keys[j] >> shift) & 255
+            pos = counts[bucket]
+            idx2[pos] = idx[j]
+            keys2[pos] = keys[j]
+            counts[bucket] = pos + 1
+        idx, idx2 = idx2, idx
+        keys, keys2 = keys2, keys
+    out = np.empty((m, NCOL), np.float32)
+    for j in range(m):
+        out[j] = recs[idx[j]]
+    return out, idx
