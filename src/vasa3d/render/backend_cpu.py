@@ -116,7 +116,16 @@ def _records_nograd(gaussians: Gaussians, camera: Camera, width: int, height: in
 
 def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, background: Tensor,
            sh_degree: int | None, eps2d: float, near_plane: float, antialiased: bool) -> RenderOutput:
-    """The ``cpu`` backend for a batch of cameras: fused numba path when no gradient is needed."""
+    """The ``cpu`` backend for a batch of cameras: fused numba path when no gradient is needed.
+
+    Tensors on another device are copied to the CPU (differentiably) and the
+    images copied back.
+    """
+    device = gaussians.means.device
+    if device.type != "cpu":
+        out = render(gaussians.to("cpu"), cameras.to("cpu"), width, height, background.to("cpu"),
+                     sh_degree, eps2d, near_plane, antialiased)
+        return RenderOutput(out.color.to(device), out.alpha.to(device), out.depth.to(device))
     needs_grad = torch.is_grad_enabled() and (
         any(t.requires_grad for t in gaussians.tensors()) or background.requires_grad
     )

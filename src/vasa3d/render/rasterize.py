@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..errors import VasaError
-from . import backend_cpu, backend_torch
+from . import backend_cpu, backend_gsplat, backend_torch
 from .camera import Camera
 from .projection import project
 from .types import Gaussians, RenderOutput
@@ -34,10 +34,13 @@ def _render_projected(composite: Callable) -> Callable:
 
 
 def _backends() -> dict[str, Callable]:
-    return {
+    names = {
         "cpu": backend_cpu.render,
         "torch": _render_projected(backend_torch.composite),
     }
+    if backend_gsplat.available():
+        names["gsplat"] = backend_gsplat.render
+    return names
 
 
 def available_backends() -> list[str]:
@@ -48,13 +51,17 @@ def available_backends() -> list[str]:
 def _pick(backend: str, device: torch.device) -> str:
     names = _backends()
     if backend == "auto":
-        if device.type == "cuda" and "gsplat" in names:
-            return "gsplat"
-        return "cpu" if "cpu" in names else "torch"
+        if device.type == "cuda":
+            # without gsplat, the plain-torch reference still runs on the GPU
+            return "gsplat" if "gsplat" in names else "torch"
+        return "cpu"
     if backend not in ("cpu", "torch", "gsplat"):
         raise VasaError(f"unknown render backend {backend!r}; use one of auto, cpu, torch, gsplat")
     if backend not in names:
-        raise VasaError(f"render backend {backend!r} is not available here; use backend='auto'")
+        raise VasaError(
+            'render backend "gsplat" needs a CUDA GPU and gsplat (pip install "vasa3d[cuda]"); '
+            "use backend='auto' or 'cpu'"
+        )
     return backend
 
 
@@ -80,7 +87,7 @@ def rasterize(
             ``width``/``height`` are ignored in favour of the arguments.
         width, height: image size in pixels.
         background: colour behind the Gaussians, ``(3,)`` or ``(B, 3)``; black by default.
-        backend: ``"auto"`` (gsplat on CUDA when installed, else ``"cpu"``),
+        backend: ``"auto"`` (gsplat for CUDA tensors when installed, else ``"cpu"``),
             ``"cpu"`` (compiled kernels), ``"torch"`` (plain-PyTorch reference)
             or ``"gsplat"``.
         sh_degree: spherical-harmonic degree to evaluate, 0..3; ``None`` uses all

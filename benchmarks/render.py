@@ -1,0 +1,150 @@
+"""Speed of ``vasa3d.render.rasterize`` on head-shaped scenes.
+
+Prints one table row per (backend, resolution, Gaussian count): forward
+milliseconds (display, no gradient), forward+backward milliseconds (a
+training step's rendering), frames per second of the forward, and peak
+memory above the idle process (CPU: resident set; CUDA: allocated device
+memory).  Times are all-in: projection, sorting, binning and compositing.
+Each configuration runs in a fresh subprocess so its memory peak is its own;
+the time reported is the best of ``--repeats`` runs after a warm-up (the
+machine may be shared, and the best run is the least disturbed one).
+
+The scene: Gaussians spread over an ellipsoid of head size
+(0.15 x 0.21 x 0.19 m), flat discs tangent to it, each about 1/200 of the
+head (1 mm, with log-normal spread), mostly opaque; the camera is 1 m away
+with a 16 degree field of view, turned 15 degrees, so the head fills most
+of the frame.
+
+    python benchmarks/render.py                      # cpu (and gsplat on CUDA)
+    python benchmarks/render.py --backends cpu torch --counts 5000 --sizes 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def head_scene(n: int, seed: int = 0, device: str = "cpu"):
+    from vasa3d.render import Gaussians
+
+    g = torch.Generator().manual_seed(seed)
+    d = torch.randn(n, 3, generator=g)
+    d = d / d.norm(dim=1, keepdim=True)
+    radii = torch.tensor([0.075, 0.105, 0.095])
+    means = d * radii
+    log_scales = math.log(0.2 / 200) + 0.3 * torch.randn(n, 3, generator=g)
+    log_scales[:, 2] -= 1.5  # thin along the normal
+    normal = torch.nn.functional.normalize(d / radii**2, dim=1)
+    z = torch.tensor([0.0, 0.0, 1.0]).expand(n, 3)
+    quats = torch.cat([1 + (z * normal).sum(1, keepdim=True), torch.linalg.cross(z, normal)], dim=1)
+    quats[quats[:, 0] < 1e-3] = torch.tensor([0.0, 1.0, 0.0, 0.0])
+    opacity_logits = 2.0 + torch.randn(n, generator=g)
+    sh = 0.3 * torch.randn(n, 1, 3, generator=g)
+    sh[:, 0] += (torch.tensor([0.8, 0.6, 0.5]) - 0.5) / 0.28209479177387814
+    return Gaussians(means, quats, log_scales, opacity_logits, sh).to(device)
+
+
+def measure(backend: str, size: int, n: int, repeats: int) -> dict:
+    from vasa3d.render import Camera, Gaussians, rasterize
+
+    cuda = backend == "gsplat"
+    device = "cuda" if cuda else "cpu"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    cam = Camera.orbit(15.0, 5.0, distance=1.0, width=size, height=size, fov_deg=16.0).to(device)
+    bg = torch.ones(3, device=device)
+    # warm up every kernel on a small scene first, so compilation is not counted as memory
+    small = head_scene(500, device=device)
+    with torch.no_grad():
+        rasterize(small, cam, size, size, background=bg, backend=backend)
+    gs = Gaussians(*(t.clone().requires_grad_(True) for t in small.tensors()))
+    rasterize(gs, cam, size, size, background=bg, backend=backend).color.mean().backward()
+
+    scene = head_scene(n, device=device)
+    params = Gaussians(*(t.clone().requires_grad_(True) for t in scene.tensors()))
+    sync()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.max_memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def forward():
+        with torch.no_grad():
+            out = rasterize(scene, cam, size, size, background=bg, backend=backend)
+        sync()
+        return out
+
+    def forward_backward():
+        out = rasterize(params, cam, size, size, background=bg, backend=backend)
+        (out.color.mean() + out.alpha.mean()).backward()
+        sync()
+
+    def best(fn, k):
+        fn()
+        times = []
+        for _ in range(k):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return 1000 * min(times), 1000 * sorted(times)[len(times) // 2]
+
+    coverage = float(forward().alpha.mean())
+    fwd, fwd_med = best(forward, repeats)
+    fb, fb_med = best(forward_backward, max(3, repeats // 2))
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    return {
+        "backend": backend, "size": size, "n": n, "forward_ms": fwd, "forward_median_ms": fwd_med,
+        "fwd_bwd_ms": fb, "fwd_bwd_median_ms": fb_med, "fps": 1000 / fwd, "peak_mib": max(peak, 0) / 2**20,
+        "coverage": coverage,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_backends = ["gsplat", "cpu"] if torch.cuda.is_available() else ["cpu"]
+    parser.add_argument("--backends", nargs="+", default=default_backends, choices=["cpu", "torch", "gsplat"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512])
+    parser.add_argument("--counts", nargs="+", type=int, default=[5000, 20000, 50000, 100000])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--one", nargs=3, metavar=("BACKEND", "SIZE", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one[0], int(args.one[1]), int(args.one[2]), args.repeats)))
+        return
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}")
+    print("| backend | resolution | Gaussians | forward ms | fwd+bwd ms | forward FPS | peak memory MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for backend in args.backends:
+        for size in args.sizes:
+            for n in args.counts:
+                cmd = [sys.executable, __file__, "--one", backend, str(size), str(n), "--repeats", str(args.repeats)]
+                res = subprocess.run(cmd, capture_output=True, text=True)
+                if res.returncode != 0:
+                    print(f"| {backend} | {size}x{size} | {n} | failed: {res.stderr.strip().splitlines()[-1]} | | | |")
+                    continue
+                r = json.loads(res.stdout.strip().splitlines()[-1])
+                print(
+                    f"| {backend} | {size}x{size} | {n:,} | {r['forward_ms']:.1f} | {r['fwd_bwd_ms']:.1f} "
+                    f"| {r['fps']:.0f} | {r['peak_mib']:.0f} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
