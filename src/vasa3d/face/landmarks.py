@@ -55,9 +55,20 @@ def lip_gap(lm: np.ndarray) -> float:
 
 
 def eye_aperture(lm: np.ndarray, side: str) -> float:
-    """Upper-to-lower lid distance of the subject's ``side`` ("left"/"right") eye."""
-    up, lo = (EYE_LEFT_UPPER, EYE_LEFT_LOWER) if side == "left" else (EYE_RIGHT_UPPER, EYE_RIGHT_LOWER)
-    return float(np.linalg.norm(lm[up, :2] - lm[lo, :2]))
+    """Lid opening of the subject's ``side`` ("left"/"right") eye.
+
+    The upper-to-lower lid mid-point distance measured across the line through
+    the eye's corners (so a horizontal offset between the two lid points does
+    not count as opening).
+    """
+    if side == "left":
+        up, lo, a, b = EYE_LEFT_UPPER, EYE_LEFT_LOWER, EYE_LEFT_OUTER, EYE_LEFT_INNER
+    else:
+        up, lo, a, b = EYE_RIGHT_UPPER, EYE_RIGHT_LOWER, EYE_RIGHT_OUTER, EYE_RIGHT_INNER
+    d = lm[up, :2] - lm[lo, :2]
+    axis = lm[a, :2] - lm[b, :2]
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-12)
+    return float(np.linalg.norm(d - np.dot(d, axis) * axis))
 
 
 def frontalness(lm: np.ndarray) -> float:

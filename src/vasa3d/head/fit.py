@@ -1,0 +1,186 @@
+"""Fitting a head to one portrait's landmarks, and the latent -> parameter map."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from vasa3d.face import landmarks as L
+from vasa3d.head.lbs import axis_angle_to_matrix
+from vasa3d.head.model import HeadModel
+from vasa3d.head.params import HeadParams
+from vasa3d.render.camera import Camera
+
+
+@dataclass
+class FitConfig:
+    """Portrait fitting: a weighted landmark reprojection loss plus priors."""
+
+    #: prior field of view (degrees, vertical) the focal length is pulled toward
+    fov_deg: float = 14.0
+    #: strength of the focal prior (on log focal length)
+    focal_prior: float = 0.05
+    #: strength of the identity prior (coefficients over their prior sigma, squared)
+    shape_prior: float = 1e-3
+    #: strength of the expression prior (squared ARKit weights)
+    expression_prior: float = 2e-4
+    #: L-BFGS iterations
+    iterations: int = 150
+    #: landmark weights: lips and eyes matter most for animation, the outline least
+    lip_weight: float = 2.0
+    eye_weight: float = 2.0
+    outline_weight: float = 0.5
+
+
+@dataclass
+class FittedPortrait:
+    """A head fitted to a portrait.
+
+    The head stays in its canonical pose (``rotation = translation = 0``); the
+    camera holds where the photo was taken from, so rendering ``params``
+    through ``camera`` reproduces the portrait.
+
+    Attributes:
+        params: :class:`HeadParams` with ``B = 1`` (shape and the portrait's expression).
+        camera: the fitted camera at the crop's resolution.
+        landmark_error: mean 2D landmark error / inter-ocular distance.
+        per_landmark_error: ``(478,)`` pixels.
+    """
+
+    params: HeadParams
+    camera: Camera
+    landmark_error: float
+    per_landmark_error: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor) -> HeadParams:
+    """The direct mapping from the ``arkit52+pose`` motion latent to head parameters.
+
+    Args:
+        z_dyn: ``(B, 52)`` ARKit weights (become the expression).
+        z_pose: ``(B, 7)`` axis-angle rotation, translation, log-scale; the
+            log-scale is not a head parameter and is ignored here.
+        shape: ``(1, S)`` or ``(B, S)`` identity coefficients.
+    """
+    B = z_dyn.shape[0]
+    z = torch.zeros(B, 3, dtype=z_dyn.dtype, device=z_dyn.device)
+    return HeadParams(shape=shape.expand(B, -1), expression=z_dyn, jaw=z, eyes=torch.zeros(B, 2, 3, dtype=z.dtype,
+                      device=z.device), neck=z.clone(), rotation=z_pose[:, :3], translation=z_pose[:, 3:6])
+
+
+def landmark_weights(cfg: FitConfig) -> np.ndarray:
+    """``(478,)`` per-landmark weights of the reprojection loss."""
+    from vasa3d.head import landmark_sets as LS
+    from vasa3d.head.builtin import lip_sets
+
+    w = np.ones(478)
+    up, lo, co = lip_sets()
+    w[list(up | lo | co)] = cfg.lip_weight
+    mirror = np.load(__import__("vasa3d.head.builtin", fromlist=["MEAN_FACE"]).MEAN_FACE)["mirror"]
+    eyes = list(LS.EYE_RIGHT_UPPER + LS.EYE_RIGHT_LOWER)
+    w[eyes] = cfg.eye_weight
+    w[[int(mirror[i]) for i in eyes]] = cfg.eye_weight
+    w[468:] = cfg.eye_weight
+    from vasa3d.head.builtin import boundary_loops
+
+    tri = np.load(__import__("vasa3d.head.builtin", fromlist=["MEAN_FACE"]).MEAN_FACE)["triangles"]
+    w[boundary_loops(tri)[0]] = cfg.outline_weight
+    return w
+
+
+def camera_from(rvec: Tensor, tvec: Tensor, focal: Tensor, size: int) -> Camera:
+    K = torch.zeros(3, 3)
+    K[0, 0] = K[1, 1] = focal
+    K[0, 2] = K[1, 2] = size / 2
+    K[2, 2] = 1
+    w2c = torch.eye(4)
+    w2c[:3, :3] = axis_angle_to_matrix(rvec)
+    w2c[:3, 3] = tvec
+    return Camera(K=K, world_to_cam=w2c, width=size, height=size)
+
+
+def _project(pts: Tensor, rvec: Tensor, tvec: Tensor, focal: Tensor, c: float) -> Tensor:
+    """``(B, N, 3)`` world points to ``(B, N, 2)`` pixels, differentiable in all arguments."""
+    Rm = axis_angle_to_matrix(rvec)
+    pc = pts @ Rm.transpose(-1, -2) + tvec[..., None, :]
+    z = pc[..., 2:3].clamp_min(1e-4)
+    return focal[..., None, None] * pc[..., :2] / z + c
+
+
+def pnp_init(model_pts: np.ndarray, image_pts: np.ndarray, focal: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid camera pose (rvec, tvec) from 3D-2D correspondences."""
+    K = np.array([[focal, 0, size / 2], [0, focal, size / 2], [0, 0, 1]], dtype=np.float64)
+    ok, rvec, tvec = cv2.solvePnP(model_pts.astype(np.float64), image_pts.astype(np.float64), K, None,
+                                  flags=cv2.SOLVEPNP_SQPNP)
+    if not ok or tvec[2, 0] <= 0:  # fall back to a camera straight in front
+        rvec = np.array([[math.pi], [0.0], [0.0]])
+        tvec = np.array([[0.0], [0.0], [focal * 0.14 / (0.5 * size)]])
+    return rvec[:, 0], tvec[:, 0]
+
+
+def fit_portrait(analysis, head: HeadModel, config: FitConfig | None = None) -> FittedPortrait:
+    """Fit identity, expression and camera (pose + focal length) to a portrait's landmarks.
+
+    Args:
+        analysis: a :class:`vasa3d.face.PortraitAnalysis` (its ``landmarks`` and ``image`` size).
+        head: the head model; its ``landmark_vertices`` give the correspondences.
+        config: :class:`FitConfig`.
+
+    Returns:
+        :class:`FittedPortrait` (params with B = 1, canonical pose; the camera carries the pose).
+    """
+    cfg = config or FitConfig()
+    size = int(analysis.image.shape[0])
+    target = torch.as_tensor(analysis.landmarks[:, :2], dtype=torch.float32)
+    iod = L.inter_ocular(analysis.landmarks)
+    w = torch.as_tensor(landmark_weights(cfg), dtype=torch.float32)
+    w = w / w.mean()
+    f0 = 0.5 * size / math.tan(math.radians(cfg.fov_deg) / 2)
+    neutral = HeadParams.neutral(1, head)
+    rest = head.landmarks(neutral)[0].detach().numpy()
+    rvec0, tvec0 = pnp_init(rest[:468], analysis.landmarks[:468, :2], f0, size)
+
+    rvec = torch.tensor(rvec0, dtype=torch.float32, requires_grad=True)
+    tvec = torch.tensor(tvec0, dtype=torch.float32, requires_grad=True)
+    log_f = torch.tensor(math.log(f0), requires_grad=True)
+    beta = torch.zeros(1, head.n_shape, requires_grad=True)
+    expr_u = torch.full((1, head.n_expression), -4.0, requires_grad=True)
+    prior_sd = head.shape_prior
+    variables = [rvec, tvec, log_f, beta, expr_u]
+
+    def params_of() -> HeadParams:
+        return neutral.replace(shape=beta, expression=torch.sigmoid(expr_u))
+
+    def loss_fn() -> Tensor:
+        p = params_of()
+        uv = _project(head.landmarks(p), rvec, tvec, log_f.exp(), size / 2)[0]
+        data = (w * ((uv - target) ** 2).sum(-1)).mean() / iod**2
+        prior = (cfg.shape_prior * ((beta / prior_sd) ** 2).sum() + cfg.expression_prior *
+                 (p.expression**2).sum() + cfg.focal_prior * (log_f - math.log(f0)) ** 2)
+        return data + prior
+
+    # first the camera alone, then everything
+    for group, iters in (([rvec, tvec, log_f], 30), (variables, cfg.iterations)):
+        opt = torch.optim.LBFGS(group, lr=1.0, max_iter=iters, line_search_fn="strong_wolfe",
+                                tolerance_grad=1e-9, tolerance_change=1e-12)
+
+        def closure():
+            opt.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+
+    with torch.no_grad():
+        p = params_of().detach()
+        f = log_f.exp()
+        uv = _project(head.landmarks(p), rvec, tvec, f, size / 2)[0]
+        err = (uv - target).norm(dim=-1).numpy()
+        camera = camera_from(rvec.detach(), tvec.detach(), f.detach(), size)
+    return FittedPortrait(params=p, camera=camera, landmark_error=float(err.mean() / iod), per_landmark_error=err)

@@ -1,0 +1,89 @@
+"""Drawing head meshes without the render room: flat-shaded painter's algorithm.
+
+Used by ``vasa3d head preview`` (the contact sheet) and the fitting overlay in
+the docs.  Slow-ish (a Python loop over triangles, ~50 ms a frame) and meant
+for pictures, not for training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skimage.draw import polygon, polygon_perimeter
+
+from vasa3d.render.camera import Camera
+
+#: flat colours of the head regions (RGB in [0, 1])
+REGION_COLOURS = {
+    "face": (0.86, 0.70, 0.60), "lips": (0.78, 0.42, 0.42), "eyes": (0.84, 0.68, 0.58),
+    "eyeballs": (0.95, 0.95, 0.93), "mouth_interior": (0.45, 0.12, 0.14), "scalp": (0.55, 0.42, 0.32),
+    "ears": (0.84, 0.66, 0.56), "neck": (0.80, 0.64, 0.54),
+}
+LIGHT = np.array([0.3, 0.4, 1.0]) / np.linalg.norm([0.3, 0.4, 1.0])
+
+
+def face_colours(head) -> np.ndarray:
+    """``(F, 3)`` flat colours per triangle from the head's regions (iris, teeth, tongue marked)."""
+    fr = head.face_regions.cpu().numpy()
+    cols = np.array([REGION_COLOURS.get(n, (0.7, 0.7, 0.7)) for n in head.regions])[fr]
+    faces = head.faces.cpu().numpy()
+    lv = head.landmark_vertices.cpu().numpy()
+    if len(lv) >= 478:
+        iris = np.isin(faces, lv[[468, 473]]).any(1)
+        cols[iris] = (0.25, 0.35, 0.45)
+    try:
+        cols[np.isin(faces, head.extra("teeth").numpy()).all(1)] = (0.96, 0.95, 0.9)
+        cols[np.isin(faces, head.extra("tongue").numpy()).all(1)] = (0.85, 0.45, 0.5)
+    except KeyError:
+        pass
+    return cols
+
+
+def draw_mesh(vertices: torch.Tensor | np.ndarray, faces: np.ndarray, camera: Camera, colours: np.ndarray,
+              background: np.ndarray | None = None, alpha: float = 1.0, wireframe: bool = False) -> np.ndarray:
+    """Draw one mesh.
+
+    Args:
+        vertices: ``(V, 3)`` world positions.
+        faces: ``(F, 3)`` triangles (normals outward: counter-clockwise seen from outside).
+        camera: a single camera; the image is ``camera.height x camera.width``.
+        colours: ``(F, 3)`` RGB in [0, 1].
+        background: ``(H, W, 3)`` uint8 to draw over (default: mid grey).
+        alpha: opacity of the mesh over the background.
+        wireframe: draw triangle outlines instead of filled, shaded triangles.
+
+    Returns:
+        ``(H, W, 3)`` uint8 image.
+    """
+    V = torch.as_tensor(vertices, dtype=torch.float32)
+    uv, depth = camera.project(V)
+    uv, depth = uv.numpy().astype(np.float64), depth.numpy()
+    cam_pts = camera.world_to_camera(V).numpy()
+    H, W = camera.height, camera.width
+    img = np.full((H, W, 3), 0.5) if background is None else background.astype(np.float64) / 255.0
+    out = img.copy()
+    faces = np.asarray(faces)
+    p = cam_pts[faces]
+    n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
+    centre = p.mean(1)
+    facing = np.einsum("ij,ij->i", n, -centre) > 0  # toward the camera
+    # light fixed to the camera: shade by the normal in camera coords (camera looks along +z, y down)
+    light = np.array([-LIGHT[0], -LIGHT[1], -LIGHT[2]])
+    shade = 0.35 + 0.65 * np.clip(np.einsum("ij,j->i", n, light), 0, 1)
+    order = np.argsort(-depth[faces].mean(1))  # far to near
+    for f in order:
+        if depth[faces[f]].min() <= 1e-4:
+            continue
+        if not wireframe and not facing[f]:
+            continue
+        xs, ys = uv[faces[f], 0] - 0.5, uv[faces[f], 1] - 0.5
+        if wireframe:
+            rr, cc = polygon_perimeter(np.round(ys), np.round(xs))
+            keep = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+            out[rr[keep], cc[keep]] = colours[f]
+        else:
+            rr, cc = polygon(ys, xs, shape=(H, W))
+            out[rr, cc] = colours[f] * shade[f]
+    out = alpha * out + (1 - alpha) * img
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
