@@ -138,14 +138,16 @@ class GaussianAvatar(nn.Module):
         e_dim = int(head.n_expression) + 3 + 6  # expression, jaw, two eyes
         p_dim = 9  # neck, global rotation, translation
         self.e_dim, self.p_dim = e_dim, p_dim
-        self.M_e = MLP(self.dyn_dim, e_dim, config.hidden, config.layers) if config.base_mlps else None
-        self.M_p = MLP(self.pose_dim, p_dim, config.hidden, config.layers) if config.base_mlps else None
         pe_dim = 3 * (1 + 2 * config.pe_freqs)
-        if config.vas:
-            self.D_e = ConditionedMLP(pe_dim, self.dyn_dim + e_dim, RESIDUAL_DIM, config.hidden, config.layers)
-            self.D_p = ConditionedMLP(pe_dim, self.pose_dim + p_dim, RESIDUAL_DIM, config.hidden, config.layers)
-        else:
-            self.D_e = self.D_p = None
+        with torch.random.fork_rng(devices=[]):  # the same seed gives the same networks
+            torch.manual_seed(config.seed)
+            self.M_e = MLP(self.dyn_dim, e_dim, config.hidden, config.layers) if config.base_mlps else None
+            self.M_p = MLP(self.pose_dim, p_dim, config.hidden, config.layers) if config.base_mlps else None
+            if config.vas:
+                self.D_e = ConditionedMLP(pe_dim, self.dyn_dim + e_dim, RESIDUAL_DIM, config.hidden, config.layers)
+                self.D_p = ConditionedMLP(pe_dim, self.pose_dim + p_dim, RESIDUAL_DIM, config.hidden, config.layers)
+            else:
+                self.D_e = self.D_p = None
         names = tuple(head.REGIONS) if hasattr(head, "REGIONS") else _region_names()
         self.region_names = names
         self.register_buffer("_face_region_ids", _ids(names, config.face_regions), persistent=False)

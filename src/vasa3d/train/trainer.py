@@ -78,7 +78,9 @@ class Trainer:
         if len(dataset.train_indices) == 0:
             raise VasaError("the dataset has no training frames; build it with more frames")
         self._set_background_kind()
-        self.objective = Objective(self.config).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # discriminator weights follow the seed
+            torch.manual_seed(self.config.seed)
+            self.objective = Objective(self.config).to(self.device)
         self.sampler = torch.Generator().manual_seed(self.config.seed * 1000 + self.rank)
         self.view_rng = torch.Generator().manual_seed(self.config.seed * 1000 + 500 + self.rank)
         self.strategy = self._make_strategy()

@@ -7,6 +7,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+#: smallest image side a discriminator scale looks at
+MIN_SIZE = 32
+
+
 class PatchDiscriminator(nn.Module):
     """A PatchGAN: ``(B, 3, H, W)`` -> ``(B, 1, H', W')`` realness logits of overlapping patches."""
 
@@ -34,13 +38,17 @@ class MultiScaleDiscriminator(nn.Module):
         self.discs = nn.ModuleList(PatchDiscriminator(channels) for _ in range(scales))
 
     def forward(self, images: Tensor) -> list[Tensor]:
-        """Images ``(B, H, W, 3)`` in [0, 1] -> one logit map per scale."""
+        """Images ``(B, H, W, 3)`` in [0, 1] -> one logit map per scale.
+
+        Scales at which the image would be smaller than :data:`MIN_SIZE` pixels are skipped.
+        """
         x = images.permute(0, 3, 1, 2) * 2 - 1
         out = []
         for i, d in enumerate(self.discs):
+            if i > 0 and min(x.shape[-2:]) < MIN_SIZE:
+                break
             out.append(d(x))
-            if i < len(self.discs) - 1:
-                x = F.avg_pool2d(x, 2)
+            x = F.avg_pool2d(x, 2)
         return out
 
 
