@@ -130,13 +130,13 @@ def _left_shapes(c: _Ctx) -> dict[str, np.ndarray]:
     s["mouthFrownLeft"] = F(_kern(X, corner, 0.025) * face, [0.001, -0.007, 0])
     s["mouthDimpleLeft"] = F(_kern(X, corner, 0.02) * face, [0.002, 0.001, -0.005])
     s["mouthStretchLeft"] = F(_kern(X, corner, 0.028) * face, [0.007, -0.003, -0.002])
-    kp = _kern(X, corner - [0.012, 0, 0], 0.02) * lips
-    s["mouthPressLeft"] = F(kp * up, [0, -0.0015, -0.001]) + F(kp * low, [0, 0.0015, -0.001])
+    kp = _kern(X, corner - [0.012, 0, 0], 0.025) * lips
+    s["mouthPressLeft"] = F(kp * up, [0, -0.0025, -0.001]) + F(kp * low, [0, 0.0025, -0.001])
     s["mouthLowerDownLeft"] = F(_kern(X, X[c.L([LS.LIP_RINGS_LOWER[0][3]])[0]], 0.022) * low, [0, -0.006, 0.001])
     s["mouthUpperUpLeft"] = F(_kern(X, X[c.L([LS.LIP_RINGS_UPPER[0][3]])[0]], 0.02) * up, [0, 0.005, 0.001])
     s["browDownLeft"] = F(_kern(X, brow, [0.03, 0.016, 0.03]) * face, [-0.002, -0.006, 0])
     s["browOuterUpLeft"] = F(_kern(X, brow_out, [0.022, 0.016, 0.03]) * face, [0, 0.007, 0])
-    s["cheekSquintLeft"] = F(_kern(X, cheek + [0, 0.012, 0], 0.022) * face, [0, 0.004, 0.001])
+    s["cheekSquintLeft"] = F(_kern(X, cheek + [0, 0.012, 0], 0.025) * face, [0, 0.005, 0.001])
     s["noseSneerLeft"] = F(_kern(X, wing + [0, 0.004, 0], 0.016) * face, [0, 0.004, 0.001])
     return s
 
@@ -153,15 +153,16 @@ def _central_shapes(c: _Ctx) -> dict[str, np.ndarray]:
     s["jawForward"] = F(c.jaw, [0, 0, 0.008])
     s["jawOpen"] = np.zeros_like(X)
     km = _kern(X, mouth, [0.035, 0.022, 0.03]) * face
+    kw = _kern(X, mouth, [0.06, 0.045, 0.07]) * face  # wide enough to reach the corners
     s["mouthClose"] = F(km * up * lips, [0, -0.003, 0]) + F(km * low * lips, [0, 0.005, 0])
     toward = np.stack([-(X[:, 0] - mouth[0]), 0 * X[:, 0], 0 * X[:, 0]], 1)
-    s["mouthFunnel"] = km[:, None] * (0.2 * toward + [0, 0, 0.006]) + F(km * up * lips, [0, 0.003, 0]) + F(
+    s["mouthFunnel"] = kw[:, None] * (0.35 * toward + [0, 0, 0.006]) + F(km * up * lips, [0, 0.003, 0]) + F(
         km * low * lips, [0, -0.003, 0])
-    s["mouthPucker"] = km[:, None] * (0.35 * toward + [0, 0, 0.009]) + F(km * up * lips, [0, -0.001, 0]) + F(
+    s["mouthPucker"] = kw[:, None] * (0.6 * toward + [0, 0, 0.009]) + F(km * up * lips, [0, -0.001, 0]) + F(
         km * low * lips, [0, 0.001, 0])
     s["mouthRollLower"] = F(_kern(X, bottom_lip, [0.03, 0.012, 0.03]) * low, [0, 0.002, -0.005])
     s["mouthRollUpper"] = F(_kern(X, top_lip, [0.03, 0.012, 0.03]) * up, [0, -0.002, -0.005])
-    s["mouthShrugLower"] = F(_kern(X, (bottom_lip + chin) / 2, 0.03) * low, [0, 0.004, 0.002])
+    s["mouthShrugLower"] = F(_kern(X, (bottom_lip + chin) / 2, 0.03) * low, [0, 0.006, 0.002])
     s["mouthShrugUpper"] = F(_kern(X, top_lip, 0.022) * up, [0, 0.003, 0.001])
     ki = _kern(X, brow_in, [0.02, 0.018, 0.03]) * face
     s["browInnerUp"] = F(ki + ki[c.mirror], [0, 0.008, 0])

@@ -374,6 +374,9 @@ def build_builtin_arrays() -> dict[str, np.ndarray]:
     joints = np.stack([np.zeros(3), NECK_JOINT, JAW_PIVOT, c_r, c_l])
     tree = cKDTree(V)
     dist, mirror = tree.query(V * np.array([-1.0, 1.0, 1.0]))
+    # the landmarks have an exact map (the closed inner lips coincide, so nearest points are ambiguous there)
+    mirror[:478] = mirror478
+    dist[:478] = np.linalg.norm(V[mirror478] * np.array([-1.0, 1.0, 1.0]) - V[:478], axis=1)
     if dist.max() > 1e-5:
         raise RuntimeError(f"built-in head is not mirror-symmetric ({dist.max():.2e} m)")
     # a face takes the region most of its corners have (ties: the first corner's)

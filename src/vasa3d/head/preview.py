@@ -87,3 +87,76 @@ def draw_mesh(vertices: torch.Tensor | np.ndarray, faces: np.ndarray, camera: Ca
             out[rr, cc] = colours[f] * shade[f]
     out = alpha * out + (1 - alpha) * img
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    import cv2
+
+    tile = tile.copy()
+    h = tile.shape[0]
+    scale = max(0.3, h / 420)
+    cv2.rectangle(tile, (0, h - int(22 * scale / 0.4)), (tile.shape[1], h), (255, 255, 255), -1)
+    cv2.putText(tile, text, (3, h - int(7 * scale / 0.4)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    return tile
+
+
+def preview_variants(head) -> list[tuple[str, dict]]:
+    """The contact sheet's tiles: (label, parameter overrides) for every blendshape and pose extreme."""
+    from vasa3d.arkit import ARKIT_NAMES
+
+    out: list[tuple[str, dict]] = [("neutral", {})]
+    out += [(name, {"expression": {i: 1.0}}) for i, name in enumerate(ARKIT_NAMES[: head.n_expression])]
+    out += [
+        ("jaw open 0.4 rad", {"jaw": [0.4, 0, 0]}),
+        ("gaze left", {"eyes": [0, 0.45, 0]}), ("gaze right", {"eyes": [0, -0.45, 0]}),
+        ("gaze up", {"eyes": [-0.35, 0, 0]}), ("gaze down", {"eyes": [0.35, 0, 0]}),
+        ("yaw +40", {"rotation": [0, 0.7, 0]}), ("yaw -40", {"rotation": [0, -0.7, 0]}),
+        ("pitch +25", {"rotation": [-0.44, 0, 0]}), ("pitch -25", {"rotation": [0.44, 0, 0]}),
+        ("roll 20", {"rotation": [0, 0, 0.35]}), ("neck yaw 30", {"neck": [0, 0.52, 0]}),
+    ]
+    return out
+
+
+def contact_sheet(head, params=None, tile: int = 200, columns: int = 8, quiet: bool = True) -> np.ndarray:
+    """A grid of the head under each blendshape (weight 1) and jaw, gaze and pose extremes.
+
+    Args:
+        head: a :class:`~vasa3d.head.HeadModel`.
+        params: base parameters (``B = 1``, e.g. a fitted identity); expression and
+            pose are reset to neutral before each variant.
+        tile: tile side in pixels.
+        columns: tiles per row.
+
+    Returns:
+        ``(rows * tile, columns * tile, 3)`` uint8 image.
+    """
+    from vasa3d.head.params import HeadParams
+    from vasa3d.progress import track
+
+    base = HeadParams.neutral(1, head) if params is None else params.detach().clone()
+    base = base.replace(expression=torch.zeros_like(base.expression), jaw=torch.zeros_like(base.jaw),
+                        eyes=torch.zeros_like(base.eyes), neck=torch.zeros_like(base.neck),
+                        rotation=torch.zeros_like(base.rotation), translation=torch.zeros_like(base.translation))
+    cam = Camera.orbit(0.0, 0.0, 0.85, target=(0.0, -0.01, 0.03), width=tile, height=tile, fov_deg=20.0)
+    cols = face_colours(head)
+    faces = head.faces.cpu().numpy()
+    tiles = []
+    for label, change in track(preview_variants(head), "drawing contact sheet", quiet=quiet):
+        p = base.clone()
+        for i, v in change.get("expression", {}).items():
+            p.expression[0, i] = v
+        for key in ("jaw", "neck", "rotation"):
+            if key in change:
+                getattr(p, key)[0] = torch.tensor(change[key], dtype=torch.float32)
+        if "eyes" in change:
+            p.eyes[0, :] = torch.tensor(change["eyes"], dtype=torch.float32)
+        with torch.no_grad():
+            v = head(p)[0]
+        tiles.append(_label(draw_mesh(v, faces, cam, cols), label))
+    rows = -(-len(tiles) // columns)
+    sheet = np.full((rows * tile, columns * tile, 3), 255, np.uint8)
+    for k, t in enumerate(tiles):
+        r, c = divmod(k, columns)
+        sheet[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = t
+    return sheet
