@@ -138,3 +138,13 @@ def test_auto_prefers_cpu_without_cuda():
     from vasa3d.render.rasterize import _pick
 
     assert _pick("auto", torch.device("cpu")) == "cpu"
+
+
+def test_clamped_jacobian_outside_the_frustum():
+    # centres beyond 1.3x the half field of view, large enough to reach into the image
+    g = random_scene(40, seed=12, spread=0.02, scale=0.05)
+    g.means[:, 0] += 0.2
+    g.means[:20, 1] -= 0.25
+    cam = Camera.orbit(0, 0, 0.6, width=32, height=32, fov_deg=20)
+    ref, _ = assert_match(g, cam, 32, 32)
+    assert ref.alpha.max() > 0.05

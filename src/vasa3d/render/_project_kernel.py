@@ -217,3 +217,238 @@ def sorted_records(recs, keep):
     for j in range(m):
         out[j] = recs[idx[j]]
     return out, idx
+
+
+@njit(cache=True, inline="always")
+def _sh_basis_grad(k, x, y, z):
+    """Value and gradient ``(Y, dY/dx, dY/dy, dY/dz)`` of SH basis function ``k`` at a unit direction."""
+    if k == 0:
+        return SH_C0, F0, F0, F0
+    if k == 1:
+        return -SH_C1 * y, F0, -SH_C1, F0
+    if k == 2:
+        return SH_C1 * z, F0, F0, SH_C1
+    if k == 3:
+        return -SH_C1 * x, -SH_C1, F0, F0
+    xx = x * x
+    yy = y * y
+    zz = z * z
+    if k == 4:
+        return SH_C2_0 * x * y, SH_C2_0 * y, SH_C2_0 * x, F0
+    if k == 5:
+        return SH_C2_1 * y * z, F0, SH_C2_1 * z, SH_C2_1 * y
+    if k == 6:
+        return SH_C2_2 * (F2 * zz - xx - yy), -F2 * SH_C2_2 * x, -F2 * SH_C2_2 * y, F4 * SH_C2_2 * z
+    if k == 7:
+        return SH_C2_3 * x * z, SH_C2_3 * z, F0, SH_C2_3 * x
+    if k == 8:
+        return SH_C2_4 * (xx - yy), F2 * SH_C2_4 * x, -F2 * SH_C2_4 * y, F0
+    if k == 9:
+        return SH_C3_0 * y * (F3 * xx - yy), SH_C3_0 * np.float32(6.0) * x * y, SH_C3_0 * F3 * (xx - yy), F0
+    if k == 10:
+        return SH_C3_1 * x * y * z, SH_C3_1 * y * z, SH_C3_1 * x * z, SH_C3_1 * x * y
+    if k == 11:
+        return (SH_C3_2 * y * (F4 * zz - xx - yy), -F2 * SH_C3_2 * x * y,
+                SH_C3_2 * (F4 * zz - xx - F3 * yy), np.float32(8.0) * SH_C3_2 * y * z)
+    if k == 12:
+        return (SH_C3_3 * z * (F2 * zz - F3 * xx - F3 * yy), -np.float32(6.0) * SH_C3_3 * x * z,
+                -np.float32(6.0) * SH_C3_3 * y * z, SH_C3_3 * (np.float32(6.0) * zz - F3 * xx - F3 * yy))
+    if k == 13:
+        return (SH_C3_4 * x * (F4 * zz - xx - yy), SH_C3_4 * (F4 * zz - F3 * xx - yy),
+                -F2 * SH_C3_4 * x * y, np.float32(8.0) * SH_C3_4 * x * z)
+    if k == 14:
+        return SH_C3_5 * z * (xx - yy), F2 * SH_C3_5 * x * z, -F2 * SH_C3_5 * y * z, SH_C3_5 * (xx - yy)
+    return SH_C3_6 * x * (xx - F3 * yy), SH_C3_6 * F3 * (xx - yy), -np.float32(6.0) * SH_C3_6 * x * y, F0
+
+
+@njit(parallel=True, cache=True)
+def project_backward(means, quats, log_scales, opacity_logits, sh, degree, W, t, cam_pos,
+                     fx, fy, cx, cy, width, height, eps2d, ids, g_recs,
+                     g_means, g_quats, g_log_scales, g_logits, g_sh):
+    """Gradients of :func:`project_records` (classic mode) for the records ``ids`` (record -> Gaussian).
+
+    ``g_recs (M, 10)`` holds the gradients of each record's u, v, conic a, b, c,
+    opacity, r, g, b and depth; the outputs (zero-filled by the caller) get the
+    gradients of the raw Gaussian parameters.  Each Gaussian has at most one
+    record per camera, so the parallel writes never collide.
+    """
+    fw = np.float32(width)
+    fh = np.float32(height)
+    lim_x = LIM * fw / fx
+    lim_y = LIM * fh / fy
+    x_lo = -(cx / fx + lim_x)
+    x_hi = (fw - cx) / fx + lim_x
+    y_lo = -(cy / fy + lim_y)
+    y_hi = (fh - cy) / fy + lim_y
+    n_basis = (degree + 1) * (degree + 1)
+    m = ids.shape[0]
+    n_chunks = min(m, 64)
+    for chunk in prange(n_chunks):
+        # small scratch matrices, allocated once per chunk rather than per Gaussian
+        s = np.empty(3, np.float32)
+        R = np.empty((3, 3), np.float32)
+        JW = np.empty((2, 3), np.float32)
+        Bm = np.empty((2, 3), np.float32)
+        gBm = np.empty((2, 3), np.float32)
+        gR = np.empty((3, 3), np.float32)
+        gJW = np.empty((2, 3), np.float32)
+        for r in range(chunk * m // n_chunks, (chunk + 1) * m // n_chunks):
+            _project_backward_one(means, quats, log_scales, opacity_logits, sh, n_basis, W, t, cam_pos,
+                                  fx, fy, x_lo, x_hi, y_lo, y_hi, eps2d, ids[r], g_recs[r],
+                                  g_means, g_quats, g_log_scales, g_logits, g_sh, s, R, JW, Bm, gBm, gR, gJW)
+
+
+@njit(cache=True)
+def _project_backward_one(means, quats, log_scales, opacity_logits, sh, n_basis, W, t, cam_pos,
+                          fx, fy, x_lo, x_hi, y_lo, y_hi, eps2d, i, gr,
+                          g_means, g_quats, g_log_scales, g_logits, g_sh, s, R, JW, Bm, gBm, gR, gJW):
+    """Gradients for one Gaussian ``i`` from its record gradient ``gr``; the last seven arguments are scratch."""
+    mx, my, mz = means[i, 0], means[i, 1], means[i, 2]
+    x = W[0, 0] * mx + W[0, 1] * my + W[0, 2] * mz + t[0]
+    y = W[1, 0] * mx + W[1, 1] * my + W[1, 2] * mz + t[1]
+    z = W[2, 0] * mx + W[2, 1] * my + W[2, 2] * mz + t[2]
+    # ---- colour: SH in the view direction
+    ddx = mx - cam_pos[0]
+    ddy = my - cam_pos[1]
+    ddz = mz - cam_pos[2]
+    dn = max(math.sqrt(ddx * ddx + ddy * ddy + ddz * ddz), NORM_EPS)
+    dx = ddx / dn
+    dy = ddy / dn
+    dz = ddz / dn
+    gdx = F0
+    gdy = F0
+    gdz = F0
+    for ch in range(3):
+        gcol = gr[6 + ch]
+        raw = F0
+        for k in range(n_basis):
+            raw += _sh_basis_grad(k, dx, dy, dz)[0] * sh[i, k, ch]
+        if raw + HALF < F0:
+            continue
+        for k in range(n_basis):
+            yk, yx, yy, yz = _sh_basis_grad(k, dx, dy, dz)
+            g_sh[i, k, ch] = yk * gcol
+            c = sh[i, k, ch] * gcol
+            gdx += yx * c
+            gdy += yy * c
+            gdz += yz * c
+    dot = dx * gdx + dy * gdy + dz * gdz
+    gmx = (gdx - dx * dot) / dn
+    gmy = (gdy - dy * dot) / dn
+    gmz = (gdz - dz * dot) / dn
+    # ---- opacity
+    op = F1 / (F1 + math.exp(-opacity_logits[i]))
+    g_logits[i] = gr[5] * op * (F1 - op)
+    # ---- covariance chain, recomputed
+    qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
+    qn = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), NORM_EPS)
+    qw /= qn
+    qx /= qn
+    qy /= qn
+    qz /= qn
+    for j in range(3):
+        s[j] = math.exp(log_scales[i, j])
+    R[0, 0] = F1 - F2 * (qy * qy + qz * qz)
+    R[0, 1] = F2 * (qx * qy - qw * qz)
+    R[0, 2] = F2 * (qx * qz + qw * qy)
+    R[1, 0] = F2 * (qx * qy + qw * qz)
+    R[1, 1] = F1 - F2 * (qx * qx + qz * qz)
+    R[1, 2] = F2 * (qy * qz - qw * qx)
+    R[2, 0] = F2 * (qx * qz - qw * qy)
+    R[2, 1] = F2 * (qy * qz + qw * qx)
+    R[2, 2] = F1 - F2 * (qx * qx + qy * qy)
+    xr = x / z
+    yr = y / z
+    tx = z * min(max(xr, x_lo), x_hi)
+    ty = z * min(max(yr, y_lo), y_hi)
+    x_free = x_lo <= xr <= x_hi
+    y_free = y_lo <= yr <= y_hi
+    iz = F1 / z
+    iz2 = iz * iz
+    j00 = fx * iz
+    j02 = -fx * tx * iz2
+    j11 = fy * iz
+    j12 = -fy * ty * iz2
+    for c in range(3):
+        JW[0, c] = j00 * W[0, c] + j02 * W[2, c]
+        JW[1, c] = j11 * W[1, c] + j12 * W[2, c]
+    # Bm = J W M with M = R diag(s)
+    for rr in range(2):
+        for c in range(3):
+            acc = F0
+            for kk in range(3):
+                acc += JW[rr, kk] * R[kk, c] * s[c]
+            Bm[rr, c] = acc
+    a = Bm[0, 0] * Bm[0, 0] + Bm[0, 1] * Bm[0, 1] + Bm[0, 2] * Bm[0, 2]
+    b = Bm[0, 0] * Bm[1, 0] + Bm[0, 1] * Bm[1, 1] + Bm[0, 2] * Bm[1, 2]
+    c2 = Bm[1, 0] * Bm[1, 0] + Bm[1, 1] * Bm[1, 1] + Bm[1, 2] * Bm[1, 2]
+    # conic (A, B, C) = (c, -b, a) / det of the dilated covariance; eps2d folded in by the caller
+    ad = a + eps2d
+    cd = c2 + eps2d
+    det = ad * cd - b * b
+    idet = F1 / det
+    idet2 = idet * idet
+    gA, gB, gC = gr[2], gr[3], gr[4]
+    ga = -gA * cd * cd * idet2 + gB * b * cd * idet2 - gC * b * b * idet2
+    gb = F2 * gA * b * cd * idet2 - gB * (idet + F2 * b * b * idet2) + F2 * gC * ad * b * idet2
+    gc = -gA * b * b * idet2 + gB * ad * b * idet2 - gC * ad * ad * idet2
+    # a = B0.B0, b = B0.B1, c = B1.B1
+    for c in range(3):
+        gBm[0, c] = F2 * ga * Bm[0, c] + gb * Bm[1, c]
+        gBm[1, c] = gb * Bm[0, c] + F2 * gc * Bm[1, c]
+    # Bm = JW @ M: gM = JW^T gBm, gJW = gBm M^T
+    for kk in range(3):
+        for c in range(3):
+            gm = JW[0, kk] * gBm[0, c] + JW[1, kk] * gBm[1, c]
+            gR[kk, c] = gm * s[c]
+    for c in range(3):
+        gs = F0
+        for kk in range(3):
+            gm = JW[0, kk] * gBm[0, c] + JW[1, kk] * gBm[1, c]
+            gs += gm * R[kk, c]
+        g_log_scales[i, c] = gs * s[c]
+    for rr in range(2):
+        for kk in range(3):
+            acc = F0
+            for c in range(3):
+                acc += gBm[rr, c] * R[kk, c] * s[c]
+            gJW[rr, kk] = acc
+    # JW rows: j00 W0 + j02 W2, j11 W1 + j12 W2
+    gj00 = gJW[0, 0] * W[0, 0] + gJW[0, 1] * W[0, 1] + gJW[0, 2] * W[0, 2]
+    gj02 = gJW[0, 0] * W[2, 0] + gJW[0, 1] * W[2, 1] + gJW[0, 2] * W[2, 2]
+    gj11 = gJW[1, 0] * W[1, 0] + gJW[1, 1] * W[1, 1] + gJW[1, 2] * W[1, 2]
+    gj12 = gJW[1, 0] * W[2, 0] + gJW[1, 1] * W[2, 1] + gJW[1, 2] * W[2, 2]
+    # camera-space point
+    gx = gr[0] * fx * iz
+    gy = gr[1] * fy * iz
+    gz = -gr[0] * fx * x * iz2 - gr[1] * fy * y * iz2 + gr[9]
+    gz += -gj00 * fx * iz2 - gj11 * fy * iz2
+    # j02 = -fx tx / z^2 with tx = x (free) or z * limit (clamped)
+    gtx = -gj02 * fx * iz2
+    gz += gj02 * F2 * fx * tx * iz2 * iz
+    if x_free:
+        gx += gtx
+    else:
+        gz += gtx * (tx * iz)
+    gty = -gj12 * fy * iz2
+    gz += gj12 * F2 * fy * ty * iz2 * iz
+    if y_free:
+        gy += gty
+    else:
+        gz += gty * (ty * iz)
+    g_means[i, 0] = gmx + W[0, 0] * gx + W[1, 0] * gy + W[2, 0] * gz
+    g_means[i, 1] = gmy + W[0, 1] * gx + W[1, 1] * gy + W[2, 1] * gz
+    g_means[i, 2] = gmz + W[0, 2] * gx + W[1, 2] * gy + W[2, 2] * gz
+    # rotation matrix -> normalised quaternion -> raw quaternion
+    gw = F2 * (-qz * gR[0, 1] + qy * gR[0, 2] + qz * gR[1, 0] - qx * gR[1, 2] - qy * gR[2, 0] + qx * gR[2, 1])
+    gqx = F2 * (qy * gR[0, 1] + qz * gR[0, 2] + qy * gR[1, 0] - F2 * qx * gR[1, 1] - qw * gR[1, 2]
+                + qz * gR[2, 0] + qw * gR[2, 1] - F2 * qx * gR[2, 2])
+    gqy = F2 * (-F2 * qy * gR[0, 0] + qx * gR[0, 1] + qw * gR[0, 2] + qx * gR[1, 0] + qz * gR[1, 2]
+                - qw * gR[2, 0] + qz * gR[2, 1] - F2 * qy * gR[2, 2])
+    gqz = F2 * (-F2 * qz * gR[0, 0] - qw * gR[0, 1] + qx * gR[0, 2] + qw * gR[1, 0] - F2 * qz * gR[1, 1]
+                + qy * gR[1, 2] + qx * gR[2, 0] + qy * gR[2, 1])
+    dq = qw * gw + qx * gqx + qy * gqy + qz * gqz
+    g_quats[i, 0] = (gw - qw * dq) / qn
+    g_quats[i, 1] = (gqx - qx * dq) / qn
+    g_quats[i, 2] = (gqy - qy * dq) / qn
+    g_quats[i, 3] = (gqz - qz * dq) / qn

@@ -91,27 +91,67 @@ def composite(proj: Projected, width: int, height: int, background: Tensor) -> t
     return c, a, d
 
 
-def _records_nograd(gaussians: Gaussians, camera: Camera, width: int, height: int, sh_degree: int | None,
-                    eps2d: float, near_plane: float, antialiased: bool) -> np.ndarray:
-    """Depth-sorted records straight from the numba projection (no autograd)."""
+def _arr(t: Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().to(torch.float32).numpy())
+
+
+def _camera_args(camera: Camera) -> tuple:
+    """World rotation, translation, centre and ``fx, fy, cx, cy`` as the kernels take them."""
     f32 = np.float32
-
-    def arr(t: Tensor) -> np.ndarray:
-        return np.ascontiguousarray(t.detach().to(torch.float32).numpy())
-
-    n = len(gaussians)
-    degree = gaussians.sh_degree if sh_degree is None else min(sh_degree, gaussians.sh_degree)
     Kc = camera.K.reshape(3, 3).to(torch.float64)
-    w2c = arr(camera.world_to_cam.reshape(4, 4))
+    w2c = _arr(camera.world_to_cam.reshape(4, 4))
+    return (
+        np.ascontiguousarray(w2c[:3, :3]), np.ascontiguousarray(w2c[:3, 3]), _arr(camera.position.reshape(3)),
+        f32(Kc[0, 0]), f32(Kc[1, 1]), f32(Kc[0, 2]), f32(Kc[1, 2]),
+    )
+
+
+def _project_fused(arrays: tuple, degree: int, cam: tuple, width: int, height: int, eps2d: float,
+                   near_plane: float, antialiased: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Depth-sorted records and their Gaussian indices, from the numba projection."""
+    n = arrays[0].shape[0]
     recs = np.empty((n, K.NCOL), np.float32)
     keep = np.empty(n, np.bool_)
-    PK.project_records(
-        arr(gaussians.means), arr(gaussians.quats), arr(gaussians.log_scales), arr(gaussians.opacity_logits),
-        arr(gaussians.sh), degree, np.ascontiguousarray(w2c[:3, :3]), np.ascontiguousarray(w2c[:3, 3]),
-        arr(camera.position.reshape(3)), f32(Kc[0, 0]), f32(Kc[1, 1]), f32(Kc[0, 2]), f32(Kc[1, 2]),
-        width, height, f32(eps2d), f32(near_plane), bool(antialiased), recs, keep,
-    )
-    return PK.sorted_records(recs, keep)[0]
+    PK.project_records(*arrays, degree, *cam, width, height, np.float32(eps2d), np.float32(near_plane),
+                       bool(antialiased), recs, keep)
+    return PK.sorted_records(recs, keep)
+
+
+def _degree(gaussians: Gaussians, sh_degree: int | None) -> int:
+    return gaussians.sh_degree if sh_degree is None else min(sh_degree, gaussians.sh_degree)
+
+
+class _RasterizeOne(torch.autograd.Function):
+    """One camera, classic mode, projection and compositing both in numba, with its backward."""
+
+    @staticmethod
+    def forward(ctx, means, quats, log_scales, opacity_logits, sh, background, camera, width, height,
+                degree, eps2d, near_plane):
+        arrays = tuple(_arr(t) for t in (means, quats, log_scales, opacity_logits, sh))
+        cam = _camera_args(camera)
+        recs, ids = _project_fused(arrays, degree, cam, width, height, eps2d, near_plane, False)
+        bg = _np32(background, (3,))
+        color, alpha, depth, state = _forward(recs, width, height, bg)
+        ctx.state = (arrays, cam, degree, eps2d, recs, ids, bg, width, height) + state
+        ctx.dtypes = tuple(t.dtype for t in (means, quats, log_scales, opacity_logits, sh, background))
+        return torch.from_numpy(color), torch.from_numpy(alpha)[..., None], torch.from_numpy(depth)[..., None]
+
+    @staticmethod
+    def backward(ctx, g_color, g_alpha, g_depth):
+        arrays, cam, degree, eps2d, recs, ids, bg, width, height, offsets, tile_ids, tiles_x, t_final, last = ctx.state
+        g_entries = np.empty((tile_ids.shape[0], K.NGRAD), np.float32)
+        g_bg = np.empty((offsets.shape[0] - 1, 3), np.float32)
+        K.composite_backward(
+            recs, offsets, tile_ids, width, height, tiles_x, bg, t_final, last,
+            _np32(g_color, (height, width, 3)), _np32(g_alpha, (height, width)), _np32(g_depth, (height, width)),
+            g_entries, g_bg,
+        )
+        g_recs = K.reduce_entries(tile_ids, g_entries, recs.shape[0])
+        grads = tuple(np.zeros_like(a) for a in arrays)
+        PK.project_backward(*arrays, degree, *cam, width, height, np.float32(eps2d), ids, g_recs, *grads)
+        out = [torch.from_numpy(g).to(dt) for g, dt in zip(grads, ctx.dtypes)]
+        out.append(torch.from_numpy(g_bg.sum(0)).to(ctx.dtypes[-1]))
+        return (*out, None, None, None, None, None, None)
 
 
 def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, background: Tensor,
@@ -132,11 +172,16 @@ def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, backg
     dtype = gaussians.means.dtype
     colors, alphas, depths = [], [], []
     for i in range(len(cameras)):
-        if needs_grad:
+        if needs_grad and antialiased:  # the compensation's gradient goes through autograd
             proj = project(gaussians, cameras[i], width, height, sh_degree, eps2d, near_plane, antialiased)
             c, a, d = composite(proj, width, height, background[i])
+        elif needs_grad:
+            c, a, d = _RasterizeOne.apply(*gaussians.tensors(), background[i], cameras[i], width, height,
+                                          _degree(gaussians, sh_degree), eps2d, near_plane)
         else:
-            recs = _records_nograd(gaussians, cameras[i], width, height, sh_degree, eps2d, near_plane, antialiased)
+            arrays = tuple(_arr(t) for t in gaussians.tensors())
+            recs, _ = _project_fused(arrays, _degree(gaussians, sh_degree), _camera_args(cameras[i]),
+                                     width, height, eps2d, near_plane, antialiased)
             c, a, d, _ = _forward(recs, width, height, _np32(background[i], (3,)))
             c, a, d = torch.from_numpy(c), torch.from_numpy(a)[..., None], torch.from_numpy(d)[..., None]
         colors.append(c)
