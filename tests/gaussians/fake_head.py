@@ -89,7 +89,7 @@ class EllipsoidHead(nn.Module):
         vr[v[:, 2] > 0.03] = REGIONS.index("face")
         self.register_buffer("vertex_regions", vr)
         self.register_buffer("landmark_vertices", torch.zeros(478, dtype=torch.long))
-        self.REGIONS = REGIONS
+        self.regions = REGIONS
 
     @property
     def n_vertices(self) -> int:

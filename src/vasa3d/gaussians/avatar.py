@@ -148,7 +148,7 @@ class GaussianAvatar(nn.Module):
                 self.D_p = ConditionedMLP(pe_dim, self.pose_dim + p_dim, RESIDUAL_DIM, config.hidden, config.layers)
             else:
                 self.D_e = self.D_p = None
-        names = tuple(head.REGIONS) if hasattr(head, "REGIONS") else _region_names()
+        names = tuple(getattr(head, "regions", None) or _region_names())
         self.region_names = names
         self.register_buffer("_face_region_ids", _ids(names, config.face_regions), persistent=False)
         self.register_buffer("_neck_region_ids", _ids(names, config.neck_regions), persistent=False)

@@ -12,6 +12,9 @@ from vasa3d.render.camera import Camera
 from .binding import TriangleFrames
 
 #: colour for hidden regions that no pixel of the portrait shows (e.g. the inside of a closed mouth)
+#: Gaussian standard deviation in units of the mean spacing of the samples on a triangle
+SPREAD = 1.0
+
 HIDDEN_COLOURS = {"mouth_interior": (0.30, 0.10, 0.10)}
 
 
@@ -61,9 +64,9 @@ def sample_on_triangles(
     v = vertices[faces]
     area = 0.5 * torch.linalg.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0], dim=-1).norm(dim=-1)
     per = area[parent] / torch.as_tensor(counts, dtype=area.dtype)[parent]
-    # standard deviation ~ 0.6 x the spacing between neighbours covers the surface
+    # standard deviation ~ SPREAD x the spacing between neighbours covers the surface
     # without holes; thin along the normal, as the surface is.
-    sigma = 0.6 * torch.sqrt(per.clamp_min(1e-12)) / frames.size[parent]
+    sigma = SPREAD * torch.sqrt(per.clamp_min(1e-12)) / frames.size[parent]
     log_s = torch.log(sigma.clamp_min(1e-4))[:, None].repeat(1, 3)
     log_s[:, 2] += np.log(0.3)
     return parent, points, log_s
