@@ -1,0 +1,386 @@
+"""The default portrait animator: the fitted head mesh, textured from the photo, re-rendered.
+
+This stands in for VASA-1's decoder (paper, section 3.3): given the portrait,
+a motion latent and a camera it makes one frame and its foreground mask.
+
+How a frame is made (:meth:`MeshWarpAnimator.__call__`):
+
+1. The head model poses the fitted mesh with the latent (expression, jaw,
+   gaze, head pose) and the camera projects it.
+2. The z-buffer (:mod:`vasa3d.animate.raster`) finds the surface seen at each
+   pixel.  Every surface point has a *texture coordinate*: where it projects in
+   the portrait at the fitted pose.  A point that the portrait shows (in front
+   in the portrait's own z-buffer, facing its camera, inside the person mask)
+   takes the portrait's colour there.
+3. A point the portrait does not show takes the colour of its mirror image
+   on the other side of the face when that one is shown (the far cheek at
+   large yaw), and otherwise a colour diffused over the mesh from the shown
+   points (back of the head, under the chin).
+4. The inner mouth (cavity, teeth, tongue) and the eyes (sclera, the
+   portrait's iris moved with gaze) are painted where the mesh shows them;
+   eyelids close over the eyes because the blink shapes move the lid
+   vertices, which carry the lid skin above the eye.
+5. Behind the head: the portrait's background with the person inpainted,
+   and the body layer (hair outside the mesh, neck, shoulders) moved by a
+   smooth field spread from the mesh's motion, so it stays attached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from numba import njit
+from scipy import sparse
+from scipy.spatial import cKDTree
+
+from vasa3d.animate.eyes import EyeAppearance, draw_eye, eye_appearance
+from vasa3d.animate.layers import PortraitLayers, body_flow, make_layers
+from vasa3d.animate.mouth import MouthStyle, draw_mouth
+from vasa3d.animate.raster import rasterize_mesh
+from vasa3d.render.camera import Camera
+
+__all__ = ["MeshWarpConfig", "MeshWarpAnimator"]
+
+# mediapipe face-mesh contours (subject's right eye first, then left; right mouth corner to left)
+EYE_CONTOURS = (
+    (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
+    (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249),
+)
+IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+INNER_LIP_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+
+KIND_NONE, KIND_DIRECT, KIND_MIRROR, KIND_FILL = 0, 1, 2, 3
+
+
+@dataclass
+class MeshWarpConfig:
+    """Settings of the mesh-warp animator."""
+
+    visibility_tolerance_m: float = 0.006
+    """a surface point counts as shown in the portrait when it is within this depth of the portrait's z-buffer"""
+    min_facing: float = 0.3
+    """a texel is used fully when the portrait saw it at least this many times as squarely as the frame does"""
+    body_flow_sigma: float = 0.06
+    """smoothness of the body layer's motion field, as a fraction of the image size"""
+    background: str = "keep"
+    """'keep' the portrait's background (person inpainted) or 'black'"""
+    mouth: MouthStyle = field(default_factory=MouthStyle)
+
+
+def _vertex_normals(V: np.ndarray, F: np.ndarray) -> np.ndarray:
+    n = np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]])
+    vn = np.zeros_like(V)
+    for k in range(3):
+        np.add.at(vn, F[:, k], n)
+    return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+
+
+def _diffuse_colours(colour: np.ndarray, known: np.ndarray, faces: np.ndarray, groups: list[np.ndarray],
+                     iterations: int = 400) -> np.ndarray:
+    """Fill unknown vertex colours by repeated neighbour averaging over the mesh (known ones fixed).
+
+    Each of ``groups`` (vertex masks) is filled only from its own known vertices, over the
+    edges inside it (hair fills the back of the head, not the face's skin); vertices in no
+    group with a known vertex fall back to the whole mesh.
+    """
+    out = _diffuse(colour, known, faces, iterations)
+    for g in groups:
+        if (g & known).sum() >= 3:
+            inner = faces[g[faces].all(1)]
+            filled = _diffuse(colour, known & g, inner, iterations)
+            out[g & ~known] = filled[g & ~known]
+    return out
+
+
+def _diffuse(colour: np.ndarray, known: np.ndarray, faces: np.ndarray, iterations: int) -> np.ndarray:
+    V = len(colour)
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    A = sparse.coo_matrix((np.ones(len(e) * 2), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(V, V)).tocsr()
+    A.data[:] = 1.0
+    deg = np.asarray(A.sum(1)).ravel()
+    P = sparse.diags(1.0 / np.maximum(deg, 1)) @ A
+    c = colour.copy()
+    c[~known] = colour[known].mean(0) if known.any() else 0.5
+    for _ in range(iterations):
+        c[~known] = (P @ c)[~known]
+    return c
+
+
+@njit(cache=True, nogil=True)
+def _bilinear1(img, x, y):
+    H, W = img.shape[0], img.shape[1]
+    x = min(max(x - 0.5, 0.0), W - 1.0)
+    y = min(max(y - 0.5, 0.0), H - 1.0)
+    x0 = min(int(x), W - 2)
+    y0 = min(int(y), H - 2)
+    fx = x - x0
+    fy = y - y0
+    return (img[y0, x0] * (1 - fx) + img[y0, x0 + 1] * fx) * (1 - fy) + \
+        (img[y0 + 1, x0] * (1 - fx) + img[y0 + 1, x0 + 1] * fx) * fy
+
+
+@njit(cache=True, nogil=True)
+def _shown(zbuf, pmask, u, v, z, tol):
+    """Whether the surface point at portrait pixel (u, v) with depth z is what the portrait shows there."""
+    S = zbuf.shape[0]
+    c = int(u)
+    r = int(v)
+    if c < 0 or r < 0 or c >= S or r >= S:
+        return False
+    zmax = -1.0
+    for dr in range(-1, 2):
+        for dc in range(-1, 2):
+            rr = min(max(r + dr, 0), S - 1)
+            cc = min(max(c + dc, 0), S - 1)
+            zb = zbuf[rr, cc]
+            if zb < np.inf and zb > zmax:
+                zmax = zb
+    if zmax < 0 or z > zmax + tol:
+        return False
+    return _bilinear1(pmask, u, v) >= 0.5
+
+
+@njit(cache=True, nogil=True)
+def _shade(tri_id, bary, faces, attr, facing1, portrait, pmask, min_facing, out, kind):
+    """Colour every covered pixel: portrait texel, mirrored texel, or diffused vertex colour.
+
+    attr columns: 0-1 uv0, 2 shown0 (1 where the portrait shows the vertex), 3 facing0,
+    4-5 uv of the mirror vertex, 6 its shown0, 7 its facing0, 8-10 diffused colour;
+    facing1 ``(V,)`` how squarely each vertex faces the current camera.  A texel is used fully
+    when the portrait saw it at least ``min_facing`` times as squarely as the current view does
+    and fades into the diffused colour below that (and across the edge of what the portrait
+    shows), so stretched or unseen texels never show as streaks.
+    """
+    H, W = tri_id.shape
+    a = np.empty(11, np.float32)
+    for r in range(H):
+        for c in range(W):
+            f = tri_id[r, c]
+            if f < 0:
+                continue
+            i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+            b0, b1, b2 = bary[r, c, 0], bary[r, c, 1], bary[r, c, 2]
+            for k in range(11):
+                a[k] = b0 * attr[i0, k] + b1 * attr[i1, k] + b2 * attr[i2, k]
+            f1 = b0 * facing1[i0] + b1 * facing1[i1] + b2 * facing1[i2]
+            need = min_facing * max(f1, 1e-3)
+            w = 0.0
+            src = 0
+            if a[2] > 0.0 and a[3] > 0.0:
+                w = min(1.0, a[3] / need) * a[2] * min(1.0, 2.0 * _bilinear1(pmask, a[0], a[1]))
+            if w < 1.0 and a[6] > 0.0 and a[7] > 0.0:
+                wm = min(1.0, a[7] / need) * a[6] * min(1.0, 2.0 * _bilinear1(pmask, a[4], a[5]))
+                if wm > w:
+                    w = wm
+                    src = 4
+            shade = 0.8 + 0.2 * min(1.0, max(0.0, f1))  # unseen parts get a little form from the view
+            for ch in range(3):
+                v = a[8 + ch] * shade
+                if w > 0.0:
+                    v = w * _bilinear1(portrait[:, :, ch], a[src], a[src + 1]) + (1.0 - w) * v
+                out[r, c, ch] = v
+            if w >= 0.5:
+                kind[r, c] = 1 if src == 0 else 2
+            else:
+                kind[r, c] = 3
+
+
+@njit(cache=True, nogil=True)
+def _composite(mesh_rgb, covered, flow, body, body_alpha, background, scale, out_rgb, out_mask):
+    """Background, then the moved body layer, then the head; to uint8."""
+    H, W = covered.shape
+    for r in range(H):
+        for c in range(W):
+            if covered[r, c]:
+                for ch in range(3):
+                    out_rgb[r, c, ch] = np.uint8(min(255.0, max(0.0, mesh_rgb[r, c, ch] * 255.0 + 0.5)))
+                out_mask[r, c] = 1.0
+                continue
+            x = (c + 0.5) * scale
+            y = (r + 0.5) * scale
+            bx = (c + 0.5 + flow[r, c, 0]) * scale
+            by = (r + 0.5 + flow[r, c, 1]) * scale
+            a = _bilinear1(body_alpha, bx, by)
+            for ch in range(3):
+                v = _bilinear1(background[:, :, ch], x, y) * (1 - a) + _bilinear1(body[:, :, ch], bx, by) * a
+                out_rgb[r, c, ch] = np.uint8(min(255.0, max(0.0, v * 255.0 + 0.5)))
+            out_mask[r, c] = a
+
+
+class MeshWarpAnimator:
+    """``animator(z_dyn (52,), z_pose (7,), camera) -> (rgb (H, W, 3) uint8, mask (H, W) float32)``.
+
+    Built once per portrait from the face analysis, the fitted head and the head model.
+    ``portrait_latent`` is the latent that reproduces the portrait itself.
+    """
+
+    name = "meshwarp"
+
+    def __init__(self, analysis, fit, head, config: MeshWarpConfig | None = None) -> None:
+        from vasa3d.head import REGIONS
+
+        self.config = cfg = config or MeshWarpConfig()
+        self.head = head.eval()
+        self.camera: Camera = fit.camera
+        S = analysis.size
+        self.size = S
+        self.portrait = np.ascontiguousarray(analysis.image.astype(np.float32) / 255.0)
+        self.portrait_mask = np.ascontiguousarray(np.clip(analysis.mask, 0, 1).astype(np.float32))
+        self.shape = fit.params.shape.detach().reshape(1, -1)
+        self.faces = np.ascontiguousarray(head.faces.cpu().numpy().astype(np.int64))
+        region_id = {name: i for i, name in enumerate(REGIONS)}
+        self.face_region = head.face_regions.cpu().numpy()
+        self._r_mouth = region_id["mouth_interior"]
+        self._r_eyeball = region_id["eyeballs"]
+        self.landmark_vertices = head.landmark_vertices.cpu().numpy()
+
+        with torch.no_grad():
+            V0 = head(fit.params)[0].cpu().numpy().astype(np.float64)
+            neutral = self._params(torch.zeros(1, 52), torch.zeros(1, 7))
+            Vc = head(neutral)[0].cpu().numpy().astype(np.float64)
+        self.portrait_latent = self._latent_of(fit.params)
+        uv0, z0 = (t.numpy().astype(np.float64) for t in fit.camera.project(torch.from_numpy(V0).float()))
+        R0 = rasterize_mesh(uv0, z0, self.faces, S, S)
+        self.zbuf0 = np.ascontiguousarray(R0.depth)
+
+        self._winding = 1.0
+        facing = self._facing(V0, fit.camera)
+        if np.median(facing[self.landmark_vertices[:468]]) < 0:  # inward-wound mesh
+            self._winding = -1.0
+            facing = -facing
+        mirror = cKDTree(Vc).query(Vc * np.array([-1.0, 1.0, 1.0]))[1]
+
+        # a vertex's own colour: its portrait texel when shown, else its mirror's, else diffused
+        depth_shown = np.array([self._vertex_shown(u, v, z) for (u, v), z in zip(uv0, z0)])
+        shown = depth_shown & (facing > 0.25)
+        colour = self._sample(uv0)
+        mirror_shown = shown[mirror] & ~shown
+        colour[mirror_shown] = colour[mirror[mirror_shown]]
+        known = shown | mirror_shown
+        vregion = head.vertex_regions.cpu().numpy()
+        special = (vregion == self._r_mouth) | (vregion == self._r_eyeball)
+        rid = {name: i for i, name in enumerate(REGIONS)}
+        groups = [np.isin(vregion, [rid[n] for n in names]) for names in
+                  (("face", "lips", "eyes"), ("scalp", "ears"), ("neck",))]
+        colour = _diffuse_colours(colour, known & ~special, self.faces, groups)
+        colour[vregion == self._r_mouth] = np.asarray(cfg.mouth.cavity)
+
+        # the inside of the mouth is always painted (portrait texels there stretch badly as the jaw opens)
+        vis = (depth_shown & (vregion != self._r_mouth)).astype(np.float64)[:, None]
+        self.attr = np.ascontiguousarray(np.concatenate([
+            uv0, vis, facing[:, None], uv0[mirror], vis[mirror], facing[mirror][:, None], colour,
+        ], 1).astype(np.float32))
+        self.layers: PortraitLayers = make_layers(analysis.image, self.portrait_mask, R0.covered)
+        if cfg.background == "black":
+            self.layers.background[:] = 0.0
+        lm = analysis.landmarks[:, :2].astype(np.float64)
+        self.eyes: list[EyeAppearance] = [
+            eye_appearance(analysis.image, lm[list(c)], lm[list(i)]) for c, i in zip(EYE_CONTOURS, IRISES)
+        ]
+        # the fit's residual at the irises: where the portrait's iris is relative to the mesh's iris vertex
+        self._iris_offset = [lm[i[0]] - uv0[self.landmark_vertices[i[0]]] for i in IRISES]
+        self._uv0 = uv0
+        # the body layer is attached to what the portrait shows of the head
+        self._flow_weight = (depth_shown | (np.abs(facing) < 0.3)).astype(np.float64)
+
+    # ------------------------------------------------------------------ helpers
+    def _params(self, z_dyn: torch.Tensor, z_pose: torch.Tensor):
+        from vasa3d.head import params_from_latent
+
+        return params_from_latent(z_dyn, z_pose, self.shape)
+
+    @staticmethod
+    def _latent_of(params) -> tuple[np.ndarray, np.ndarray]:
+        z_dyn = params.expression.detach().reshape(-1)[:52].cpu().numpy().astype(np.float32)
+        rot = params.rotation.detach().reshape(-1).cpu().numpy()
+        tr = params.translation.detach().reshape(-1).cpu().numpy()
+        return z_dyn, np.concatenate([rot, tr, [0.0]]).astype(np.float32)
+
+    def _facing(self, V: np.ndarray, camera: Camera) -> np.ndarray:
+        """``(V,) float32`` cosine between each vertex normal and the direction to the camera."""
+        normals = _vertex_normals(V, self.faces)
+        view = camera.position.numpy().astype(np.float64)[None] - V
+        view /= np.linalg.norm(view, axis=1, keepdims=True)
+        return (self._winding * np.einsum("ij,ij->i", normals, view)).astype(np.float32)
+
+    def _vertex_shown(self, u: float, v: float, z: float) -> bool:
+        return bool(_shown(self.zbuf0, self.portrait_mask, u, v, z, self.config.visibility_tolerance_m))
+
+    def _sample(self, uv: np.ndarray) -> np.ndarray:
+        from vasa3d.animate.raster import sample_bilinear
+
+        return sample_bilinear(self.portrait, uv[None].astype(np.float32))[0].astype(np.float64)
+
+    def vertices(self, z_dyn, z_pose) -> torch.Tensor:
+        """World vertices ``(V, 3)`` of the head posed by one latent.
+
+        The head lands exactly where :func:`vasa3d.head.params_from_latent` puts it,
+        but turns on the neck joint instead of about its centre, so that the base of
+        the neck stays on the shoulders (the head is then shifted back onto its place).
+        """
+        zd = torch.as_tensor(np.asarray(z_dyn, np.float32)).reshape(1, -1)
+        zp = torch.as_tensor(np.asarray(z_pose, np.float32)).reshape(1, -1)
+        with torch.no_grad():
+            params = self._params(zd, zp)
+            if not bool(params.rotation.abs().max() > 0):
+                return self.head(params)[0]
+            on_neck = params.replace(neck=params.neck + params.rotation, rotation=torch.zeros_like(params.rotation))
+            V = self.head(on_neck)[0]
+            face = self.landmark_vertices[:468]
+            target = self.head(params, vertex_ids=torch.as_tensor(face))[0]
+            return V + (target - V[face]).mean(0)
+
+    # ------------------------------------------------------------------ a frame
+    def render(self, z_dyn, z_pose, camera: Camera | None = None) -> dict[str, np.ndarray]:
+        """One frame with its by-products: ``rgb``, ``mask``, ``covered`` (head silhouette),
+        ``kind`` (0 none, 1 portrait texel, 2 mirrored texel, 3 diffused colour; per pixel),
+        ``mouth`` and ``eyes`` (painted pixels)."""
+        cam = camera or self.camera
+        H, W = cam.height, cam.width
+        cfg = self.config
+        V1 = self.vertices(z_dyn, z_pose)
+        uv1, z1 = (t.numpy().astype(np.float64) for t in cam.project(V1))
+        R1 = rasterize_mesh(uv1, z1, self.faces, W, H)
+        mesh_rgb = np.zeros((H, W, 3), np.float32)
+        kind = np.zeros((H, W), np.int8)
+        facing1 = self._facing(V1.numpy().astype(np.float64), cam)
+        _shade(R1.tri_id, R1.bary, self.faces, self.attr, facing1, self.portrait, self.portrait_mask,
+               float(cfg.min_facing), mesh_rgb, kind)
+
+        region = np.where(R1.covered, self.face_region[np.maximum(R1.tri_id, 0)], -1)
+        lmv = self.landmark_vertices
+        mouth_allowed = (region == self._r_mouth) | (region == -1)
+        mouth = draw_mouth(mesh_rgb, uv1[lmv[list(INNER_LIP_UPPER)]], uv1[lmv[list(INNER_LIP_LOWER)]],
+                           mouth_allowed, cfg.mouth)
+        eye_allowed = (region == self._r_eyeball) | (region == -1)
+        eyes = np.zeros((H, W), bool)
+        for contour, iris, app, offset in zip(EYE_CONTOURS, IRISES, self.eyes, self._iris_offset):
+            c_uv = uv1[lmv[list(contour)]]
+            # pixels per portrait pixel near this eye, from the eye's width now and in the portrait
+            scale = float(np.linalg.norm(c_uv[0] - c_uv[8]) /
+                          max(np.linalg.norm(self._uv0[lmv[contour[0]]] - self._uv0[lmv[contour[8]]]), 1e-6))
+            centre = uv1[lmv[iris[0]]] + offset * scale
+            eyes |= draw_eye(mesh_rgb, c_uv, centre, scale, app, self.portrait, eye_allowed)
+        covered = R1.covered | mouth | eyes
+
+        # the body layer follows the visible mesh
+        scale_px = self.size / W
+        disp = self._uv0 / scale_px - uv1
+        flow = body_flow(uv1, disp, self._flow_weight, W, H, cfg.body_flow_sigma)
+        rgb = np.zeros((H, W, 3), np.uint8)
+        mask = np.zeros((H, W), np.float32)
+        _composite(mesh_rgb, covered, flow, self.layers.body, self.layers.body_alpha, self.layers.background,
+                   float(scale_px), rgb, mask)
+        return {"rgb": rgb, "mask": mask, "covered": covered, "kind": kind, "mouth": mouth, "eyes": eyes}
+
+    def __call__(self, z_dyn, z_pose, camera: Camera | None = None) -> tuple[np.ndarray, np.ndarray]:
+        out = self.render(z_dyn, z_pose, camera)
+        return out["rgb"], out["mask"]
+
+    def describe(self) -> dict:
+        """JSON description (for a dataset manifest)."""
+        cfg = asdict(self.config)
+        return {"animator": self.name, "config": cfg, "size": self.size}
