@@ -37,8 +37,11 @@ class MotionConfig:
     (``emotion`` to ``seed``) are the control signals of VASA-1 that VASA-3D inherits.
     """
 
-    generator: Literal["phonetic", "loudness"] = "loudness"
-    """'phonetic': pocketsphinx phonemes -> visemes plus loudness; 'loudness': the jaw follows loudness only."""
+    generator: Literal["phonetic", "loudness"] = "phonetic"
+    """'phonetic': visemes from formants, closures and phone labels, jaw from loudness; 'loudness': jaw and lips follow loudness only."""
+    recognizer: Literal["none", "allphone"] = "none"
+    """Phone labels for the phonetic generator when no transcript or timing is given: 'allphone' runs
+    pocketsphinx phone recognition (streams, ~20-35x real time), 'none' uses acoustic shapes only."""
     fps: float = 25.0
     """Motion frames per second."""
     emotion: str = "neutral"
@@ -57,7 +60,7 @@ class MotionConfig:
     """What is said, when known: phonemes are then force-aligned instead of recognised."""
     lookahead_s: float = 0.1
     """Audio after a frame's time that the frame may depend on (streaming latency)."""
-    lip_lead_s: float = 0.03
+    lip_lead_s: float = 0.02
     """The mouth leads the sound by this much, as lips do in real speech."""
     attack_s: float = 0.02
     """Time constant of the mouth opening as loudness rises."""
@@ -89,6 +92,8 @@ class MotionConfig:
             raise InputError(f"motion fps must be between 1 and 240, got {self.fps}")
         if not 0.0 <= self.lookahead_s <= 1.0 or self.lip_lead_s > self.lookahead_s:
             raise InputError("lookahead must be in [0, 1] s and at least the lip lead")
+        if self.recognizer not in ("none", "allphone"):
+            raise InputError(f"unknown phone recognizer '{self.recognizer}'; use none or allphone")
         if self.generator not in ("phonetic", "loudness"):
             raise InputError(f"unknown motion generator '{self.generator}'; use phonetic or loudness")
         gaze = tuple(float(g) for g in self.gaze)

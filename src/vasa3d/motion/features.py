@@ -9,6 +9,10 @@ Features:
         and speech level (robust to gain, background noise and slow level changes).
     f0: pitch in Hz, 0 where unvoiced (autocorrelation with parabolic refinement).
     hf: share of energy above 3 kHz (fricatives), [0, 1].
+    mid: loudness of the 700 Hz - 4 kHz band, dB: where the lips shape the sound (it drops
+        sharply while they are shut, even under the low murmur of /m/ or a voice bar).
+    f1, f2: first and second formant frequencies in Hz (LPC, order 10 at 8 kHz); meaningful
+        where voiced. A low F2 with a low F1 means rounded lips, a high F2 spread lips.
 """
 
 from __future__ import annotations
@@ -35,11 +39,16 @@ class HopFeatures:
     openness: np.ndarray
     f0: np.ndarray
     hf: np.ndarray
+    mid: np.ndarray
+    f1: np.ndarray
+    f2: np.ndarray
+
+    FIELDS = ("db", "openness", "f0", "hf", "mid", "f1", "f2")
 
     @classmethod
     def empty(cls) -> "HopFeatures":
         z = np.zeros(0, np.float32)
-        return cls(z, z, z, z)
+        return cls(z, z, z, z, z, z, z)
 
     def __len__(self) -> int:
         return len(self.db)
@@ -49,13 +58,13 @@ class HopFeatures:
         if not parts:
             return HopFeatures.empty()
         return HopFeatures(*(np.concatenate([getattr(p, f) for p in parts])
-                             for f in ("db", "openness", "f0", "hf")))
+                             for f in HopFeatures.FIELDS))
 
 
 class LevelTracker:
     """Noise floor by minimum statistics, speech level by a decaying maximum.
 
-    ``openness = ((db - lo) / max(level - lo, range_db)) ** 0.7`` clipped to [0, 1],
+    ``openness = (db - lo) / max(level - lo, range_db)`` clipped to [0, 1],
     with ``lo = max(floor + gate_db, silence_dbfs)``.
     """
 
@@ -82,7 +91,7 @@ class LevelTracker:
             self.level -= self.decay
         self.level = max(self.level, lo + 6.0)
         x = (db - lo) / max(self.level - lo, self.range_db)
-        return float(np.clip(x, 0.0, 1.0) ** 0.7)
+        return float(np.clip(x, 0.0, 1.0))
 
 
 class FeatureStream:
@@ -93,6 +102,8 @@ class FeatureStream:
         self.high = butter(2, 3000, btype="highpass", fs=WORK_RATE, output="sos").astype(np.float64)
         self.zi_band = sosfilt_zi(self.band) * 0.0
         self.zi_high = sosfilt_zi(self.high) * 0.0
+        self.midband = butter(2, [700, 4000], btype="bandpass", fs=WORK_RATE, output="sos").astype(np.float64)
+        self.zi_mid = sosfilt_zi(self.midband) * 0.0
         self.tracker = LevelTracker(gate_db, silence_dbfs)
         pad = max(HALF_WIN, PITCH_HALF)
         self.pad = pad
@@ -100,6 +111,7 @@ class FeatureStream:
         self.raw = np.zeros(pad, np.float32)
         self.bp = np.zeros(pad, np.float32)
         self.hp = np.zeros(pad, np.float32)
+        self.md = np.zeros(pad, np.float32)
         self.start = -pad
         self.n = 0
         self.k = 0  # next hop to compute
@@ -110,13 +122,15 @@ class FeatureStream:
         if len(x):
             bp, self.zi_band = sosfilt(self.band, x, zi=self.zi_band)
             hp, self.zi_high = sosfilt(self.high, x, zi=self.zi_high)
+            md, self.zi_mid = sosfilt(self.midband, x, zi=self.zi_mid)
+            self.md = np.concatenate([self.md, md.astype(np.float32)])
             self.raw = np.concatenate([self.raw, x.astype(np.float32)])
             self.bp = np.concatenate([self.bp, bp.astype(np.float32)])
             self.hp = np.concatenate([self.hp, hp.astype(np.float32)])
             self.n += len(x)
         if final:  # hops whose window runs past the end see zeros there
             z = np.zeros(self.pad, np.float32)
-            self.raw, self.bp, self.hp = (np.concatenate([b, z]) for b in (self.raw, self.bp, self.hp))
+            self.raw, self.bp, self.hp, self.md = (np.concatenate([b, z]) for b in (self.raw, self.bp, self.hp, self.md))
             last = (self.n - 1) // HOP if self.n else -1
         else:
             last = (self.n - max(HALF_WIN, PITCH_HALF)) // HOP
@@ -134,12 +148,49 @@ class FeatureStream:
         seg_hp = self.hp[c[:, None] + w[None, :]]
         e_bp = np.mean(seg_bp.astype(np.float64) ** 2, axis=1)
         e_hp = np.mean(seg_hp.astype(np.float64) ** 2, axis=1)
+        e_md = np.mean(self.md[c[:, None] + w[None, :]].astype(np.float64) ** 2, axis=1)
         db = 10.0 * np.log10(e_bp + 1e-11)
         hf = e_hp / (e_hp + e_bp + 1e-11)
         f0 = self._pitch(c)
         openness = np.array([self.tracker.step(float(d)) for d in db], np.float32)
         self.k = last + 1
-        return HopFeatures(db.astype(np.float32), openness, f0.astype(np.float32), hf.astype(np.float32))
+        mid = 10.0 * np.log10(e_md + 1e-11)
+        f1, f2 = self._formants(c)
+        return HopFeatures(db.astype(np.float32), openness, f0.astype(np.float32), hf.astype(np.float32),
+                           mid.astype(np.float32), f1.astype(np.float32), f2.astype(np.float32))
+
+    def _formants(self, centres: np.ndarray, order: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """F1, F2 (Hz) by LPC of the band-passed signal decimated to 8 kHz (it has nothing above 4 kHz)."""
+        w = np.arange(-HALF_WIN, HALF_WIN, 2)
+        seg = self.bp[centres[:, None] + w[None, :]].astype(np.float64)
+        seg = np.concatenate([seg[:, :1], seg[:, 1:] - 0.9 * seg[:, :-1]], axis=1) * np.hamming(seg.shape[1])
+        n = seg.shape[1]
+        spec = np.fft.rfft(seg, 2 * n, axis=1)
+        r = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :order + 1]
+        r[:, 0] = r[:, 0] * (1 + 1e-6) + 1e-12
+        # Levinson-Durbin, batched over hops
+        a = np.zeros((len(r), order + 1))
+        a[:, 0] = 1.0
+        err = r[:, 0].copy()
+        for i in range(1, order + 1):
+            acc = r[:, i] + np.einsum("kj,kj->k", a[:, 1:i], r[:, i - 1:0:-1]) if i > 1 else r[:, 1].copy()
+            k = -acc / err
+            a_prev = a.copy()
+            a[:, i] = k
+            a[:, 1:i] = a_prev[:, 1:i] + k[:, None] * a_prev[:, i - 1:0:-1]
+            err = err * (1 - k * k)
+        companion = np.zeros((len(r), order, order))
+        companion[:, 0, :] = -a[:, 1:]
+        companion[:, np.arange(1, order), np.arange(order - 1)] = 1.0
+        roots = np.linalg.eigvals(companion)
+        fs = WORK_RATE / 2
+        freq = np.angle(roots) * fs / (2 * np.pi)
+        bw = -np.log(np.abs(roots) + 1e-12) * fs / np.pi
+        ok = (np.imag(roots) > 0) & (freq > 180) & (freq < 3600) & (bw < 600)
+        freq = np.sort(np.where(ok, freq, np.inf), axis=1)
+        f1 = np.where(np.isfinite(freq[:, 0]), freq[:, 0], 500.0)
+        f2 = np.where(np.isfinite(freq[:, 1]), freq[:, 1], 1500.0)
+        return f1, f2
 
     def _pitch(self, centres: np.ndarray) -> np.ndarray:
         """Normalised autocorrelation pitch (60-400 Hz) of the band-passed signal."""
@@ -167,5 +218,5 @@ class FeatureStream:
     def _trim(self) -> None:
         keep = self.k * HOP - self.pad - self.start
         if keep > 8192:
-            self.raw, self.bp, self.hp = self.raw[keep:], self.bp[keep:], self.hp[keep:]
+            self.raw, self.bp, self.hp, self.md = self.raw[keep:], self.bp[keep:], self.hp[keep:], self.md[keep:]
             self.start += keep

@@ -12,7 +12,7 @@ from vasa3d.arkit import ARKIT_INDEX, ARKIT_NAMES
 from vasa3d.errors import InputError
 from vasa3d.motion.audio import StreamResampler, as_mono_float
 from vasa3d.motion.config import EMOTION_OFFSETS, EMOTION_POSE, MotionConfig, expand_bilateral
-from vasa3d.motion.features import HOP_RATE, FeatureStream, HopFeatures
+from vasa3d.motion.features import HOP_RATE, FeatureStream
 from vasa3d.motion.head_motion import HeadMotion, pose_vectors
 from vasa3d.motion.idle import Blinks, Saccades
 from vasa3d.motion.latent import MotionLatent
@@ -22,16 +22,31 @@ EYE_YAW_PER_WEIGHT = 30.0
 EYE_PITCH_PER_WEIGHT = 25.0
 
 _IDX = ARKIT_INDEX
+#: a frame averages the hops within +-20 ms of its time (25 fps frames are 40 ms apart)
+_FRAME_HALF_HOPS = 2
+#: late reverberation: hops of delay, and its power relative to the earlier sound (RT60 0.5 s)
+_REVERB_DELAY = 4
+_REVERB_GAIN = 10.0 ** (-60.0 / 0.5 * _REVERB_DELAY / HOP_RATE / 10.0)
+#: the closure detector looks this many hops (10 ms) ahead
+_DIP_AHEAD_HOPS = 4
 
 
-def loudness_mouth(openness: np.ndarray, max_jaw: float) -> np.ndarray:
-    """Mouth weights ``(F, 52)`` from mouth openness ``(F,)`` in [0, 1] (jaw and lips follow loudness)."""
+def loudness_mouth(openness: np.ndarray, closure: np.ndarray, max_jaw: float) -> np.ndarray:
+    """Mouth weights ``(F, 52)`` from mouth openness and lip closure ``(F,)`` in [0, 1].
+
+    The jaw and lips follow loudness; where ``closure`` is 1 the lips are shut (and pressed
+    a little) over a nearly closed jaw, as for /p b m/.
+    """
     out = np.zeros((len(openness), len(ARKIT_NAMES)), np.float32)
     m = np.asarray(openness, np.float32)
-    out[:, _IDX["jawOpen"]] = max_jaw * m
+    c = np.asarray(closure, np.float32)
+    jaw = max_jaw * m * (1 - 0.6 * c)
+    out[:, _IDX["jawOpen"]] = jaw
+    out[:, _IDX["mouthClose"]] = jaw * c
     for side in ("Left", "Right"):
-        out[:, _IDX["mouthLowerDown" + side]] = 0.35 * m
-        out[:, _IDX["mouthUpperUp" + side]] = 0.12 * m
+        out[:, _IDX["mouthLowerDown" + side]] = 0.35 * m * (1 - c)
+        out[:, _IDX["mouthUpperUp" + side]] = 0.12 * m * (1 - c)
+        out[:, _IDX["mouthPress" + side]] = 0.3 * c
     return out
 
 
@@ -69,7 +84,8 @@ class MotionStream:
     A frame at time ``t = i / fps`` is emitted once audio up to ``t + lookahead_s`` is in.
     """
 
-    def __init__(self, sample_rate: int, config: MotionConfig | None = None):
+    def __init__(self, sample_rate: int, config: MotionConfig | None = None,
+                 phonemes: list[tuple[str, float, float]] | None = None):
         self.config = cfg = (config or MotionConfig()).validate()
         as_mono_float(np.zeros(1, np.float32), sample_rate)  # validates the rate
         self.sample_rate = int(sample_rate)
@@ -77,12 +93,13 @@ class MotionStream:
         self.features = FeatureStream(cfg.gate_db, cfg.silence_dbfs)
         self.hops: list[HopFeatures] = []
         self.hop_count = 0
-        self.hop_base = 0  # hop index of the first hop kept in `self.hop_cache`
-        self.hop_cache = HopFeatures.empty()
-        self.env = 0.0  # attack/release-smoothed openness, per hop
-        self.env_hist = np.zeros(0, np.float32)  # smoothed openness of every kept hop
+        self.hop_base = 0  # hop index of the first hop kept in `self.hist`
+        # per-hop histories: smoothed and raw openness, pitch deviation, mid-band dB
+        self.hist = {key: np.zeros(0, np.float32)
+                     for key in ("env", "open", "f0dev", "mid", "round", "spread")}
+        self.mid_power_tail = np.zeros(_REVERB_DELAY)  # mid-band power of the last hops
+        self.env = 0.0  # attack/release-smoothed openness
         self.f0_mean = 0.0  # running mean log-pitch of the speaker (semitones re 100 Hz)
-        self.f0_hist = np.zeros(0, np.float32)
         self.n_in = 0
         self.frame = 0
         self.blinks = Blinks(cfg.fps, cfg.blink_rate_per_min, cfg.seed)
@@ -102,7 +119,11 @@ class MotionStream:
         if cfg.generator == "phonetic":
             from vasa3d.motion.phonetic import PhoneticMouth
 
-            self.mouth_source = PhoneticMouth(cfg)
+            if cfg.transcript and phonemes is None:
+                raise InputError("a transcript is aligned against the whole clip: use audio_to_motion, "
+                                 "or give phone timings to the stream")
+            self.mouth_source = PhoneticMouth.create(phonemes, cfg.recognizer == "allphone",
+                                                     cfg.pocketsphinx_model)
 
     # ----------------------------------------------------------------- input
     def push(self, samples: np.ndarray) -> MotionLatent:
@@ -140,22 +161,72 @@ class MotionStream:
             if np.isfinite(s):
                 self.f0_mean = s if self.f0_mean == 0.0 else self.f0_mean + 0.01 * (s - self.f0_mean)
                 dev[i] = s - self.f0_mean
-        self.hop_cache = HopFeatures.concat([self.hop_cache, feats])
-        self.env_hist = np.concatenate([self.env_hist, env])
-        self.f0_hist = np.concatenate([self.f0_hist, dev])
+        self.hist["env"] = np.concatenate([self.hist["env"], env])
+        self.hist["open"] = np.concatenate([self.hist["open"], feats.openness])
+        self.hist["f0dev"] = np.concatenate([self.hist["f0dev"], dev])
+        self.hist["mid"] = np.concatenate([self.hist["mid"], self._dereverb(feats.mid)])
+        from vasa3d.motion.phonetic import acoustic_shapes
+
+        # the speaker's vocal-tract scale from their running pitch: ~1 for a low voice, 1.16 for a high one
+        scale = 1.0 + 0.16 * np.clip((self.f0_mean - 4.0) / 8.0, 0.0, 1.0)
+        voiced = (feats.f0 > 0) * np.clip(feats.openness / 0.2, 0, 1)
+        rounding, spread = acoustic_shapes(feats.f1, feats.f2, voiced, np.full(len(feats), scale))
+        self.hist["round"] = np.concatenate([self.hist["round"], rounding.astype(np.float32)])
+        self.hist["spread"] = np.concatenate([self.hist["spread"], spread.astype(np.float32)])
         self.hop_count += len(feats)
 
+    def _dereverb(self, mid_db: np.ndarray) -> np.ndarray:
+        """Subtract an estimate of late reverberation from the mid-band power (per hop).
+
+        The late tail at hop k is taken as the power ``_REVERB_DELAY`` hops earlier, decayed as
+        in a room with a 0.5 s reverberation time; what is left keeps at least 5% of the power.
+        Stop closures, which reverberation fills in, become dips again.
+        """
+        p = 10.0 ** (np.asarray(mid_db, np.float64) / 10.0)
+        past = np.concatenate([self.mid_power_tail, p])
+        late = past[: len(p)] * _REVERB_GAIN
+        self.mid_power_tail = past[len(p):][-_REVERB_DELAY:]
+        clean = np.maximum(p - late, 0.05 * p)
+        return (10.0 * np.log10(clean + 1e-12)).astype(np.float32)
+
     # ---------------------------------------------------------------- output
+    def _frame_hops(self, frames: np.ndarray, lead: float | None = None) -> np.ndarray:
+        """``(F, 2 * HALF + 1)`` hop indices around each frame's time, plus ``lead`` (the lip lead)."""
+        t = frames / self.config.fps + (self.config.lip_lead_s if lead is None else lead)
+        centre = np.round(t * HOP_RATE).astype(int)
+        return centre[:, None] + np.arange(-_FRAME_HALF_HOPS, _FRAME_HALF_HOPS + 1)[None, :]
+
     def _frames_ready(self, final: bool) -> int:
         """Index one past the last frame that can be emitted now."""
         fps = self.config.fps
         if final:
             return max(1, int(np.ceil(self.n_in / self.sample_rate * fps - 1e-6)))
-        # frame i reads hop round((i/fps + lead) * 100) and the mouth source up to i/fps + lookahead
-        ready = int(np.floor(((self.hop_count - 1) / HOP_RATE - self.config.lip_lead_s) * fps)) + 1
-        if self.mouth_source is not None:
-            ready = min(ready, self.mouth_source.frames_ready(fps))
+        # a frame needs the hops of its window plus the look-ahead of the closure detector
+        last_hop = self.hop_count - 1 - _DIP_AHEAD_HOPS - _FRAME_HALF_HOPS
+        ready = int(np.floor((last_hop / HOP_RATE - self.config.lip_lead_s) * fps + 1e-9)) + 1
+        if self.mouth_source is not None and self.mouth_source.hops_ready() is not None:
+            last_label = self.mouth_source.hops_ready() - 1 - _FRAME_HALF_HOPS
+            ready = min(ready, int(np.floor((last_label / HOP_RATE - self.config.lip_lead_s) * fps + 1e-9)) + 1)
         return max(0, ready)
+
+    def _closure(self, hops: np.ndarray) -> np.ndarray:
+        """Lip closure evidence in [0, 1] per hop: a dip of the 0.7-4 kHz loudness below both of
+        its sides (120 ms before, 40 ms after), where the sides are speech."""
+        mid, opn = self.hist["mid"], self.hist["open"]
+        n = len(mid)
+        out = np.zeros(len(hops))
+        for j, k in enumerate(hops):
+            k = int(k) - self.hop_base
+            if k < 0 or k >= n:
+                continue
+            lo, hi = max(0, k - 12), min(n, k + 1 + _DIP_AHEAD_HOPS)
+            if lo >= k or k + 1 >= hi:
+                continue
+            left, right = mid[lo:k].max(), mid[k + 1:hi].max()
+            speech = min(opn[lo:k].max(), opn[k + 1:hi].max())
+            depth = min(left, right) - mid[k]
+            out[j] = np.clip((depth - 8.0) / 8.0, 0, 1) * np.clip(speech / 0.2, 0, 1)
+        return out
 
     def _emit(self, final: bool) -> MotionLatent:
         cfg = self.config
@@ -164,24 +235,38 @@ class MotionStream:
         if len(frames) == 0:
             return MotionLatent(np.zeros((0, 52)), np.zeros((0, 7)), cfg.fps)
         if self.hop_count == 0:  # audio shorter than one hop
-            self.env_hist = np.zeros(1, np.float32)
-            self.f0_hist = np.zeros(1, np.float32)
-            self.hop_cache = HopFeatures(*(np.zeros(1, np.float32) for _ in range(4)))
+            for key in self.hist:
+                self.hist[key] = np.zeros(1, np.float32)
+            self.hist["mid"][:] = -110.0
             self.hop_count = 1
-        t = frames / cfg.fps
-        hop = np.clip(np.round((t + cfg.lip_lead_s) * HOP_RATE).astype(int), 0, self.hop_count - 1)
-        local = hop - self.hop_base
-        openness = self.env_hist[local]
+        hops = np.clip(self._frame_hops(frames), 0, self.hop_count - 1)
+        local = hops - self.hop_base
+        centre = local[:, _FRAME_HALF_HOPS]
+        openness = self.hist["env"][local].mean(axis=1)
+        # lips shut where the sound is shut (no lead); the briefest closure between two frames
+        # still shows on the nearest frame
+        close_hops = np.clip(self._frame_hops(frames, lead=0.0), 0, self.hop_count - 1)
+        uniq, inverse = np.unique(close_hops, return_inverse=True)
+        closure = self._closure(uniq)[inverse.reshape(close_hops.shape)].max(axis=1)
         # speech presence and syllable onsets, from the hops between frames
-        prev = np.clip(local - int(HOP_RATE * 0.08), 0, None)
-        onset = np.clip(self.env_hist[local] - self.env_hist[prev] - 0.15, 0, None)
+        prev = np.clip(centre - int(HOP_RATE * 0.08), 0, None)
+        onset = np.clip(self.hist["env"][centre] - self.hist["env"][prev] - 0.15, 0, None)
         activity = (openness > 0.08).astype(np.float64)
-        f0_dev = self.f0_hist[local]
+        f0_dev = self.hist["f0dev"][centre]
 
         if self.mouth_source is not None:
-            mouth = self.mouth_source.weights(frames, openness, cfg)
+            from vasa3d.motion.phonetic import mouth_weights
+
+            rounding = self.hist["round"][local].mean(axis=1)
+            spread = self.hist["spread"][local].mean(axis=1)
+            labels = None
+            if self.mouth_source.has_labels:
+                channels = self.mouth_source.labels.channels
+                labels = channels(hops.reshape(-1)).reshape(*hops.shape, -1).mean(axis=1)
+                labels[:, 0] = channels(close_hops.reshape(-1))[:, 0].reshape(close_hops.shape).max(axis=1)
+            mouth = mouth_weights(openness, closure, rounding, spread, labels, cfg.max_jaw_open)
         else:
-            mouth = loudness_mouth(openness, cfg.max_jaw_open)
+            mouth = loudness_mouth(openness, closure, cfg.max_jaw_open)
         angles, shift = self.head.step(frames, activity, onset, f0_dev)
         blink = self.blinks.values(frames)
         gaze = np.asarray(cfg.gaze)[None, :] + self.saccades.values(frames)
@@ -197,9 +282,8 @@ class MotionStream:
         keep_from = int(self.frame / self.config.fps * HOP_RATE) - 50
         cut = keep_from - self.hop_base
         if cut > 1000:
-            self.env_hist = self.env_hist[cut:]
-            self.f0_hist = self.f0_hist[cut:]
-            self.hop_cache = HopFeatures(*(getattr(self.hop_cache, f)[cut:] for f in ("db", "openness", "f0", "hf")))
+            for key in self.hist:
+                self.hist[key] = self.hist[key][cut:]
             self.hop_base += cut
 
 
@@ -211,13 +295,17 @@ def concat_latents(parts: list[MotionLatent], fps: float) -> MotionLatent:
     return MotionLatent(np.concatenate([p.z_dyn for p in parts]), np.concatenate([p.z_pose for p in parts]), fps)
 
 
-def audio_to_motion(samples: np.ndarray, sample_rate: int, config: MotionConfig | None = None) -> MotionLatent:
+def audio_to_motion(samples: np.ndarray, sample_rate: int, config: MotionConfig | None = None,
+                    phonemes: list[tuple[str, float, float]] | None = None) -> MotionLatent:
     """Motion latents at ``config.fps`` (25) for speech audio.
 
     Args:
         samples: ``(N,)`` mono or ``(N, C)`` float audio in [-1, 1] (integer PCM accepted).
         sample_rate: Hz (any rate 4-384 kHz; 16 kHz is used inside).
         config: generator and control signals; :class:`MotionConfig` defaults when None.
+            With ``config.transcript`` the phones are force-aligned with pocketsphinx first.
+        phonemes: known phone timing ``[(ARPAbet phone, start_s, end_s)]`` (for example from a
+            text-to-speech engine, :func:`vasa3d.motion.synth.synthesize` included).
 
     Returns:
         :class:`MotionLatent` with ``ceil(duration * fps)`` frames: the jaw and lips follow
@@ -229,5 +317,11 @@ def audio_to_motion(samples: np.ndarray, sample_rate: int, config: MotionConfig 
     x = as_mono_float(samples, sample_rate)
     if len(x) / sample_rate > 4 * 3600:
         raise InputError(f"the audio is {len(x) / sample_rate / 3600:.1f} hours long; split it below 4 hours")
-    stream = MotionStream(sample_rate, config)
+    config = (config or MotionConfig()).validate()
+    if config.generator == "phonetic" and config.transcript and phonemes is None:
+        from vasa3d.motion.audio import resample
+        from vasa3d.motion.phonetic import align_transcript
+
+        phonemes = align_transcript(resample(x, sample_rate), config.transcript, config.pocketsphinx_model)
+    stream = MotionStream(sample_rate, config, phonemes)
     return concat_latents([stream.push(x), stream.flush()], stream.config.fps)

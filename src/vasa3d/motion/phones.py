@@ -43,10 +43,10 @@ _LETTER_RULES: list[tuple[str, list[str]]] = [
 
 
 def pocketsphinx_model_dir() -> str:
-    """Directory of the English model bundled with pocketsphinx."""
+    """Directory of the English acoustic model bundled with pocketsphinx."""
     from pocketsphinx import get_model_path
 
-    return os.path.join(get_model_path(), "en-us")
+    return os.path.join(get_model_path(), "en-us", "en-us")
 
 
 def dictionary_path() -> str:

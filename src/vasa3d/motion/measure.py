@@ -1,0 +1,65 @@
+"""Measurements of generated motion against audio: lip gap, bilabial closures, loudness correlation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vasa3d.motion.latent import MotionLatent
+
+BILABIALS = ("P", "B", "M")
+
+
+def lip_gap(motion: MotionLatent) -> np.ndarray:
+    """``(T,)`` how far apart the lips are, from the ARKit mouth weights (0 = lips touching).
+
+    The jaw opens the lips unless ``mouthClose`` holds them together; the lower lip pulled
+    down and the upper lip raised open them further; pressed or rolled-in lips close them.
+    """
+    def c(name: str) -> np.ndarray:
+        return motion.column(name).astype(np.float64)
+
+    def both(stem: str) -> np.ndarray:
+        return 0.5 * (c(stem + "Left") + c(stem + "Right"))
+
+    gap = (np.clip(c("jawOpen") - c("mouthClose"), 0, None) + 0.4 * both("mouthLowerDown")
+           + 0.3 * both("mouthUpperUp") + 0.1 * c("mouthFunnel")
+           - 0.3 * (c("mouthRollLower") + c("mouthRollUpper")) - 0.3 * both("mouthPress"))
+    return np.clip(gap, 0, None)
+
+
+def closure_hits(gap: np.ndarray, fps: float, phonemes: list[tuple[str, float, float]],
+                 tolerance_s: float = 0.04, threshold: float = 0.1,
+                 phones: tuple[str, ...] = BILABIALS) -> np.ndarray:
+    """For each phone in ``phones``: do the lips close (gap under ``threshold`` of its maximum)
+    on some frame within ``tolerance_s`` of the phone's interval? ``(n_phones,)`` bool."""
+    closed = gap < threshold * max(float(gap.max()), 1e-9)
+    t = np.arange(len(gap)) / fps
+    hits = []
+    for phone, start, end in phonemes:
+        if phone not in phones:
+            continue
+        near = (t >= start - tolerance_s) & (t <= end + tolerance_s)
+        hits.append(bool(np.any(closed & near)))
+    return np.asarray(hits, bool)
+
+
+def frame_loudness(samples: np.ndarray, sample_rate: int, frames: int, fps: float = 25.0,
+                   window_s: float = 0.04) -> np.ndarray:
+    """``(frames,)`` RMS of the audio in a window centred on each frame's time."""
+    x = np.asarray(samples, np.float64)
+    half = int(window_s * sample_rate / 2)
+    out = np.zeros(frames)
+    for i in range(frames):
+        c = int(round(i / fps * sample_rate))
+        seg = x[max(0, c - half): c + half]
+        out[i] = np.sqrt(np.mean(seg ** 2)) if len(seg) else 0.0
+    return out
+
+
+def loudness_correlation(motion: MotionLatent, samples: np.ndarray, sample_rate: int) -> float:
+    """Pearson r between the lip gap and the audio's RMS loudness, frame by frame."""
+    loud = frame_loudness(samples, sample_rate, len(motion), motion.fps)
+    gap = lip_gap(motion)
+    if gap.std() < 1e-9 or loud.std() < 1e-12:
+        return 0.0
+    return float(np.corrcoef(gap, loud)[0, 1])
