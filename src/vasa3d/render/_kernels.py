@@ -28,6 +28,7 @@ ALPHA_MIN = np.float32(1.0 / 255.0)
 ALPHA_MAX = np.float32(0.99)
 T_MIN = np.float32(1e-4)
 FTILE = np.float32(TILE)
+SPAN_PAD = np.float32(0.01)
 
 
 @njit(cache=True)
@@ -76,8 +77,9 @@ def bin_records(recs, tiles_x, tiles_y):
 def _row_span(rec, py, x_lo, x_hi):
     """Pixel columns ``[a, b]`` (inclusive, clipped to ``[x_lo, x_hi]``) of row ``py`` the footprint may cover.
 
-    Solves ``a dx^2 + 2 b dx dy + c dy^2 <= 2 level`` for ``dx``, widened by
-    one pixel each side; the caller still tests alpha exactly per pixel.
+    Solves ``a dx^2 + 2 b dx dy + c dy^2 <= 2 level`` for ``dx`` and widens the
+    interval by SPAN_PAD px against float32 rounding; the caller still tests
+    alpha exactly per pixel, so the span only has to be conservative.
     """
     dy = np.float32(py) + HALF - rec[C_V]
     ca, cb, cc, level = rec[C_A], rec[C_B], rec[C_C], rec[C_LEVEL]
@@ -85,10 +87,10 @@ def _row_span(rec, py, x_lo, x_hi):
     if disc < F0:
         return 1, 0
     sq = math.sqrt(disc)
-    xl = rec[C_U] + (-cb * dy - sq) / ca - HALF
-    xr = rec[C_U] + (-cb * dy + sq) / ca - HALF
-    fa = max(math.floor(xl), np.float32(x_lo))
-    fb = min(math.ceil(xr), np.float32(x_hi))
+    xl = rec[C_U] + (-cb * dy - sq) / ca - HALF - SPAN_PAD
+    xr = rec[C_U] + (-cb * dy + sq) / ca - HALF + SPAN_PAD
+    fa = max(math.ceil(xl), np.float32(x_lo))
+    fb = min(math.floor(xr), np.float32(x_hi))
     return int(fa), int(fb)
 
 
@@ -117,8 +119,8 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
             u, v = rec[C_U], rec[C_V]
             ca, cb, cc, op = rec[C_A], rec[C_B], rec[C_C], rec[C_OP]
             ry = rec[C_RY]
-            r0 = max(int(math.floor(v - ry - HALF)), y0)
-            r1 = min(int(math.ceil(v + ry - HALF)), y0 + th - 1)
+            r0 = max(int(math.ceil(v - ry - HALF)), y0)
+            r1 = min(int(math.floor(v + ry - HALF)), y0 + th - 1)
             for py in range(r0, r1 + 1):
                 a, b = _row_span(rec, py, x0, x0 + tw - 1)
                 dy = np.float32(py) + HALF - v
@@ -226,8 +228,8 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
             g_g = F0
             g_bl = F0
             g_z = F0
-            r0 = max(int(math.floor(v - ry - HALF)), y0)
-            r1 = min(int(math.ceil(v + ry - HALF)), y0 + th - 1)
+            r0 = max(int(math.ceil(v - ry - HALF)), y0)
+            r1 = min(int(math.floor(v + ry - HALF)), y0 + th - 1)
             for py in range(r0, r1 + 1):
                 a, b = _row_span(rec, py, x0, x0 + tw - 1)
                 dy = np.float32(py) + HALF - v
