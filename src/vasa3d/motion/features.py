@@ -29,6 +29,7 @@ HOP = WORK_RATE // 100  # 10 ms
 HALF_WIN = 200  # 25 ms window
 PITCH_HALF = 320  # 40 ms pitch window
 HOP_RATE = 100.0
+PITCH_RATE = WORK_RATE // 2
 
 
 @dataclass
@@ -91,7 +92,7 @@ class LevelTracker:
             self.level -= self.decay
         self.level = max(self.level, lo + 6.0)
         x = (db - lo) / max(self.level - lo, self.range_db)
-        return float(np.clip(x, 0.0, 1.0))
+        return min(max(x, 0.0), 1.0)
 
 
 class FeatureStream:
@@ -115,7 +116,7 @@ class FeatureStream:
         self.start = -pad
         self.n = 0
         self.k = 0  # next hop to compute
-        self.lags = np.arange(WORK_RATE // 400, WORK_RATE // 60 + 1)  # 60-400 Hz
+        self.lags = np.arange(PITCH_RATE // 400, PITCH_RATE // 60 + 1)  # 60-400 Hz at 8 kHz
 
     def push(self, x: np.ndarray, final: bool = False) -> HopFeatures:
         x = np.asarray(x, np.float64)
@@ -155,7 +156,12 @@ class FeatureStream:
         openness = np.array([self.tracker.step(float(d)) for d in db], np.float32)
         self.k = last + 1
         mid = 10.0 * np.log10(e_md + 1e-11)
-        f1, f2 = self._formants(c)
+        # formants only where voiced: rounding and spreading are read from voiced sounds
+        f1 = np.full(len(c), 500.0)
+        f2 = np.full(len(c), 1500.0)
+        voiced = f0 > 0
+        if voiced.any():
+            f1[voiced], f2[voiced] = self._formants(c[voiced])
         return HopFeatures(db.astype(np.float32), openness, f0.astype(np.float32), hf.astype(np.float32),
                            mid.astype(np.float32), f1.astype(np.float32), f2.astype(np.float32))
 
@@ -179,27 +185,42 @@ class FeatureStream:
             a[:, i] = k
             a[:, 1:i] = a_prev[:, 1:i] + k[:, None] * a_prev[:, i - 1:0:-1]
             err = err * (1 - k * k)
-        companion = np.zeros((len(r), order, order))
-        companion[:, 0, :] = -a[:, 1:]
-        companion[:, np.arange(1, order), np.arange(order - 1)] = 1.0
-        roots = np.linalg.eigvals(companion)
+        # formants = peaks of the LPC envelope 1 / |A|, read on a 31 Hz grid and refined parabolically
+        inv = -np.log(np.abs(np.fft.rfft(a, 256, axis=1)) + 1e-12)  # log envelope, (N, 129)
         fs = WORK_RATE / 2
-        freq = np.angle(roots) * fs / (2 * np.pi)
-        bw = -np.log(np.abs(roots) + 1e-12) * fs / np.pi
-        ok = (np.imag(roots) > 0) & (freq > 180) & (freq < 3600) & (bw < 600)
-        freq = np.sort(np.where(ok, freq, np.inf), axis=1)
-        f1 = np.where(np.isfinite(freq[:, 0]), freq[:, 0], 500.0)
-        f2 = np.where(np.isfinite(freq[:, 1]), freq[:, 1], 1500.0)
+        hz = np.arange(inv.shape[1]) * fs / 256
+        peak = (inv[:, 1:-1] > inv[:, :-2]) & (inv[:, 1:-1] >= inv[:, 2:])
+        peak &= ((hz[1:-1] > 180) & (hz[1:-1] < 3600))[None, :]
+        order_idx = np.where(peak, np.arange(1, inv.shape[1] - 1)[None, :], 10 ** 6)
+        order_idx.sort(axis=1)
+        rows = np.arange(len(inv))
+
+        def refine(col: np.ndarray, default: float) -> np.ndarray:
+            ok = col < 10 ** 6
+            i = np.clip(col, 1, inv.shape[1] - 2)
+            y0, y1, y2 = inv[rows, i - 1], inv[rows, i], inv[rows, i + 1]
+            d = y0 - 2 * y1 + y2
+            shift = np.where(np.abs(d) > 1e-12, 0.5 * (y0 - y2) / np.where(d == 0, 1, d), 0.0)
+            return np.where(ok, (i + np.clip(shift, -0.5, 0.5)) * fs / 256, default)
+
+        f1 = refine(order_idx[:, 0], 500.0)
+        f2 = refine(order_idx[:, 1], 1500.0)
         return f1, f2
 
     def _pitch(self, centres: np.ndarray) -> np.ndarray:
         """Normalised autocorrelation pitch (60-400 Hz) of the band-passed signal."""
-        w = np.arange(-PITCH_HALF, PITCH_HALF)
+        # at 8 kHz (the band-passed signal has nothing above 4 kHz): a quarter of the work
+        w = np.arange(-PITCH_HALF, PITCH_HALF, 2)
+        out = np.zeros(len(centres))
         seg = self.bp[centres[:, None] + w[None, :]].astype(np.float64)
         seg = seg - seg.mean(axis=1, keepdims=True)
         n = seg.shape[1]
-        spec = np.fft.rfft(seg, 2 * n, axis=1)
-        ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
+        loud = 10 * np.log10(np.mean(seg ** 2, axis=1) + 1e-12) > -50
+        if not loud.any():
+            return out
+        seg = seg[loud]
+        spec = np.fft.rfft(seg, 512, axis=1)  # >= n + the longest lag: no circular wrap
+        ac = np.fft.irfft(np.abs(spec) ** 2, 512, axis=1)[:, :n]
         energy = ac[:, 0] + 1e-12
         # unbiased by the shrinking overlap
         ac = ac / (n - np.arange(n))[None, :] * n
@@ -212,8 +233,8 @@ class FeatureStream:
         denom = a - 2 * b + cc
         shift = np.where(np.abs(denom) > 1e-9, 0.5 * (a - cc) / np.where(denom == 0, 1, denom), 0.0)
         lag = lag + np.clip(shift, -0.5, 0.5) * (best == i)
-        loud = 10 * np.log10(energy / n + 1e-12) > -50
-        return np.where((peak > 0.5) & loud, WORK_RATE / lag, 0.0)
+        out[loud] = np.where(peak > 0.5, PITCH_RATE / lag, 0.0)
+        return out
 
     def _trim(self) -> None:
         keep = self.k * HOP - self.pad - self.start

@@ -212,21 +212,26 @@ class MotionStream:
     def _closure(self, hops: np.ndarray) -> np.ndarray:
         """Lip closure evidence in [0, 1] per hop: a dip of the 0.7-4 kHz loudness below both of
         its sides (120 ms before, 40 ms after), where the sides are speech."""
-        mid, opn = self.hist["mid"], self.hist["open"]
-        n = len(mid)
-        out = np.zeros(len(hops))
-        for j, k in enumerate(hops):
-            k = int(k) - self.hop_base
-            if k < 0 or k >= n:
-                continue
-            lo, hi = max(0, k - 12), min(n, k + 1 + _DIP_AHEAD_HOPS)
-            if lo >= k or k + 1 >= hi:
-                continue
-            left, right = mid[lo:k].max(), mid[k + 1:hi].max()
-            speech = min(opn[lo:k].max(), opn[k + 1:hi].max())
-            depth = min(left, right) - mid[k]
-            out[j] = np.clip((depth - 8.0) / 8.0, 0, 1) * np.clip(speech / 0.2, 0, 1)
-        return out
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        before, ahead = 12, _DIP_AHEAD_HOPS
+        k = np.asarray(hops, int) - self.hop_base
+        n = len(self.hist["mid"])
+        valid = (k >= 0) & (k < n)
+        k = np.clip(k, 0, n - 1)
+        low = -1e9
+
+        def padded(a: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.full(before, low), a.astype(np.float64), np.full(ahead + 1, low)])
+
+        mid, opn = padded(self.hist["mid"]), padded(self.hist["open"])
+        left = sliding_window_view(mid, before)[k].max(axis=1)
+        right = sliding_window_view(mid, ahead)[k + before + 1].max(axis=1)
+        speech = np.minimum(sliding_window_view(opn, before)[k].max(axis=1),
+                            sliding_window_view(opn, ahead)[k + before + 1].max(axis=1))
+        depth = np.minimum(left, right) - mid[k + before]
+        out = np.clip((depth - 8.0) / 8.0, 0, 1) * np.clip(speech / 0.2, 0, 1)
+        return np.where(valid, out, 0.0)
 
     def _emit(self, final: bool) -> MotionLatent:
         cfg = self.config
