@@ -50,7 +50,9 @@ def student_and_data(head, size=48, n_frames=12, n_test=3, n_gaussians=1500, yaw
         with torch.no_grad():
             gs = teacher(z_dyn[None], z_pose[None])[0]
             out = rasterize(gs, cam, size, size)
-        samples.append(FrameSample(out.color[0], out.alpha[0].clamp(0, 1), z_dyn, z_pose, cam, i))
+        alpha = out.alpha[0].clamp(0, 1)
+        straight = (out.color[0] / alpha.clamp_min(1e-6)).clamp(0, 1)  # frames store un-premultiplied colour
+        samples.append(FrameSample(straight, alpha, z_dyn, z_pose, cam, i))
         cams.append(cam)
     return student, MemoryDataset(samples, n_test), teacher
 

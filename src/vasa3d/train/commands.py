@@ -1,0 +1,92 @@
+"""``vasa3d train DATASET -o AVATAR`` and ``vasa3d eval AVATAR DATASET -o REPORT``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from vasa3d.config import add_dataclass_args, dataclass_from_args
+
+from .config import PRESETS, TrainConfig
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a Gaussian avatar on a frame dataset",
+        description="Fit a Gaussian head avatar to a frame dataset (frames + motion latents + cameras) and "
+                    "write it as a .vasa3d file. Checkpoints go to AVATAR.train/; rerunning resumes.",
+    )
+    p.add_argument("dataset", help="dataset folder (made by 'vasa3d synth' or 'vasa3d create --keep-work')")
+    p.add_argument("-o", "--output", required=True, help="avatar file to write (.vasa3d)")
+    p.add_argument("--preset", choices=PRESETS, default="cpu-quick", help="starting config (default: cpu-quick)")
+    p.add_argument("--portrait", default="", help="portrait image to initialise from (default: the dataset's portrait.png)")
+    p.add_argument("--init", default="", help="start from this .vasa3d avatar instead of a fresh one")
+    add_dataclass_args(p, TrainConfig)
+    p.set_defaults(func=_train)
+
+    e = subparsers.add_parser(
+        "eval",
+        help="measure an avatar on a dataset's held-out frames",
+        description="PSNR, L1, SSIM, perceptual distance, identity distance and side-view hole coverage of an "
+                    "avatar on the held-out frames of a dataset; writes metrics.json and report.png.",
+    )
+    e.add_argument("avatar", help=".vasa3d avatar file")
+    e.add_argument("dataset", help="dataset folder")
+    e.add_argument("-o", "--output", required=True, help="report folder to write")
+    from vasa3d.eval.evaluate import EvalConfig
+
+    add_dataclass_args(e, EvalConfig)
+    e.set_defaults(func=_eval)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vasa3d.animate import FrameDataset
+    from vasa3d.errors import InputError
+    from vasa3d.io import check_output_path, load_avatar, save_avatar
+
+    from .trainer import Trainer
+
+    output = check_output_path(args.output)
+    dataset = FrameDataset(args.dataset)
+    config = dataclass_from_args(TrainConfig, args, base=TrainConfig.preset(args.preset))
+    if args.init:
+        avatar = load_avatar(args.init)
+    else:
+        portrait = Path(args.portrait) if args.portrait else Path(args.dataset) / "portrait.png"
+        if not portrait.exists():
+            raise InputError(f"no portrait to start from: {portrait} is missing; pass --portrait IMAGE or --init AVATAR")
+        avatar = _fresh_avatar(portrait, args.preset, dataset)
+    work = output.with_name(output.name + ".train")
+    avatar = Trainer(avatar, dataset, config, log_dir=work, quiet=args.quiet).run()
+    save_avatar(output, avatar)
+    print(f"wrote {output} ({avatar.n_gaussians} gaussians); checkpoints and logs in {work}")
+    return 0
+
+
+def _fresh_avatar(portrait: Path, preset: str, dataset):
+    from vasa3d.face import analyze_portrait
+    from vasa3d.gaussians import AvatarConfig, GaussianAvatar
+    from vasa3d.head import build_head, fit_portrait
+    from vasa3d.io import load_image
+
+    analysis = analyze_portrait(load_image(portrait), size=dataset.width)
+    head = build_head(None)
+    fit = fit_portrait(analysis, head)
+    return GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig.preset(preset))
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from vasa3d.animate import FrameDataset
+    from vasa3d.eval.evaluate import EvalConfig, evaluate
+    from vasa3d.io import load_avatar
+
+    avatar = load_avatar(args.avatar)
+    dataset = FrameDataset(args.dataset)
+    config = dataclass_from_args(EvalConfig, args)
+    metrics = evaluate(avatar, dataset, config, out_dir=args.output, quiet=args.quiet)
+    summary = {k: metrics[k] for k in ("psnr", "l1", "ssim", "perceptual", "identity_distance", "side_coverage")}
+    print(json.dumps(summary, indent=1))
+    return 0
