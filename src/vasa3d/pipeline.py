@@ -8,6 +8,7 @@ succeeds, so an interrupted run picks up where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ class CreateConfig:
     """Training preset: demo (a few minutes on a laptop CPU), cpu-quick, gpu (512 px, CUDA) or paper (200K iterations)."""
     frames: int = 0
     """Synthetic training frames to render from the portrait (0: the preset's choice)."""
+    iterations: int = 0
+    """Training iterations (0: the preset's choice)."""
     seed: int = 0
     """Random seed of the synthetic motion, the split and the training."""
     keep_work: bool = False
@@ -72,6 +75,8 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     from vasa3d.train import TrainConfig, Trainer
 
     train_cfg = TrainConfig.preset(config.preset)
+    if config.iterations:
+        train_cfg = dataclasses.replace(train_cfg, iterations=config.iterations)
     torch.manual_seed(config.seed)
 
     analysis = analyze_portrait(image, size=train_cfg.resolution)
@@ -181,8 +186,8 @@ def demo(out_dir: str | Path = "out/demo", preset: str = "demo", quiet: bool = F
     out.mkdir(parents=True, exist_ok=True)
     speech = synthesize(DEMO_TEXT, voice="male")
     wav = out / "speech.wav"
-    _write_wav(wav, speech.samples, speech.sr)
-    log(f"speech: {len(speech.samples) / speech.sr:.1f} s of synthesized speech -> {wav}")
+    speech.save_wav(wav)
+    log(f"speech: {speech.duration:.1f} s of synthesized speech -> {wav}")
     avatar = out / "avatar.vasa3d"
     if avatar.exists():
         log(f"reusing {avatar} (delete it to train again)")
@@ -194,10 +199,3 @@ def demo(out_dir: str | Path = "out/demo", preset: str = "demo", quiet: bool = F
         log(f"wrote {results[name]}")
     return results
 
-
-def _write_wav(path: Path, samples: np.ndarray, sr: int) -> None:
-    import soundfile as sf
-
-    tmp = path.with_name(f".{path.name}.part.wav")
-    sf.write(tmp, samples, sr)
-    tmp.replace(path)
