@@ -138,10 +138,13 @@ def project_records(means, quats, log_scales, opacity_logits, sh, degree, W, t, 
         ca = b00 * b00 + b01 * b01 + b02 * b02
         cb = b00 * b10 + b01 * b11 + b02 * b12
         cc = b10 * b10 + b11 * b11 + b12 * b12
-        det_orig = max(ca * cc - cb * cb, F0)
+        m01 = b00 * b11 - b01 * b10  # det as a sum of squared minors: stable for needles
+        m02 = b00 * b12 - b02 * b10
+        m12 = b01 * b12 - b02 * b11
+        det_orig = m01 * m01 + m02 * m02 + m12 * m12
+        det = det_orig + eps2d * (ca + cc) + eps2d * eps2d
         ca += eps2d
         cc += eps2d
-        det = ca * cc - cb * cb
         if not det > F0:
             continue
         op = F1 / (F1 + math.exp(-opacity_logits[i]))
@@ -385,7 +388,10 @@ def _project_backward_one(means, quats, log_scales, opacity_logits, sh, n_basis,
     # conic (A, B, C) = (c, -b, a) / det of the dilated covariance; eps2d folded in by the caller
     ad = a + eps2d
     cd = c2 + eps2d
-    det = ad * cd - b * b
+    m01 = Bm[0, 0] * Bm[1, 1] - Bm[0, 1] * Bm[1, 0]
+    m02 = Bm[0, 0] * Bm[1, 2] - Bm[0, 2] * Bm[1, 0]
+    m12 = Bm[0, 1] * Bm[1, 2] - Bm[0, 2] * Bm[1, 1]
+    det = m01 * m01 + m02 * m02 + m12 * m12 + eps2d * (a + c2) + eps2d * eps2d
     idet = F1 / det
     idet2 = idet * idet
     gA, gB, gC = gr[2], gr[3], gr[4]

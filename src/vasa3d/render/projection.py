@@ -134,11 +134,14 @@ def project(
     a = (A[:, 0] * A[:, 0]).sum(-1)
     b = (A[:, 0] * A[:, 1]).sum(-1)
     c = (A[:, 1] * A[:, 1]).sum(-1)
-    if antialiased:
-        det_orig = (a * c - b * b).clamp_min(0.0)
+    # det(A A^T) as the sum of squared 2x2 minors (Cauchy-Binet): no cancellation for needles
+    m01 = A[:, 0, 0] * A[:, 1, 1] - A[:, 0, 1] * A[:, 1, 0]
+    m02 = A[:, 0, 0] * A[:, 1, 2] - A[:, 0, 2] * A[:, 1, 0]
+    m12 = A[:, 0, 1] * A[:, 1, 2] - A[:, 0, 2] * A[:, 1, 1]
+    det_orig = m01 * m01 + m02 * m02 + m12 * m12
+    det = det_orig + eps2d * (a + c) + eps2d * eps2d
     a = a + eps2d
     c = c + eps2d
-    det = a * c - b * b
     ok = det > 0
     det = torch.where(ok, det, torch.ones_like(det))
     if antialiased:
