@@ -40,7 +40,7 @@ def loudness_mouth(openness: np.ndarray, closure: np.ndarray, max_jaw: float) ->
     out = np.zeros((len(openness), len(ARKIT_NAMES)), np.float32)
     m = np.asarray(openness, np.float32)
     c = np.asarray(closure, np.float32)
-    jaw = max_jaw * m * (1 - 0.6 * c)
+    jaw = max_jaw * m * (1 - 0.9 * c)
     out[:, _IDX["jawOpen"]] = jaw
     out[:, _IDX["mouthClose"]] = jaw * c
     for side in ("Left", "Right"):

@@ -64,7 +64,7 @@ class HeadMotion:
             t = frames[i] / self.fps
             breath = np.sin(2 * np.pi * self.breath_hz * t + self.breath_phase)
             talk = 1.0 + 1.2 * self.act
-            yaw = 1.6 * fast[i, 0] * talk + 3.5 * slow[i, 0] * (0.6 + 0.8 * self.act)
+            yaw = 1.6 * fast[i, 0] * talk + 2.8 * slow[i, 0] * (0.6 + 0.8 * self.act)
             pitch = 1.0 * fast[i, 1] * talk + 1.5 * slow[i, 1] + self.nod[0] + self.chin + 0.35 * breath
             roll = 0.7 * fast[i, 2] * talk + 1.6 * slow[i, 2]
             angles[i] = np.array([yaw, pitch, roll]) * self.intensity

@@ -85,6 +85,35 @@ class MotionLatent:
                      meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
         os.replace(tmp, path)
 
+    def save_arkit_csv(self, path: str | os.PathLike) -> None:
+        """Write the ``arkit52+pose`` latent as a face-capture CSV (the Live Link Face layout); atomic.
+
+        Columns: ``Timecode`` (HH:MM:SS:FF.mmm), ``BlendShapeCount`` (52), the 52 weights with
+        capitalised names (``EyeBlinkLeft`` ...), then ``HeadYaw``, ``HeadPitch``, ``HeadRoll`` in
+        radians (yaw toward the subject's left, pitch chin-up, roll about the view axis).
+        """
+        if self.schema != DEFAULT_SCHEMA:
+            raise InputError(f"only '{DEFAULT_SCHEMA}' motion can be written as ARKit CSV, this is '{self.schema}'")
+        from scipy.spatial.transform import Rotation
+
+        rot = Rotation.from_rotvec(self.z_pose[:, :3].astype(np.float64))
+        yaw, pitch_down, roll = rot.as_euler("YXZ").T
+        header = ["Timecode", "BlendShapeCount"] + [n[0].upper() + n[1:] for n in self.dyn_names] + [
+            "HeadYaw", "HeadPitch", "HeadRoll"]
+        fps = int(round(self.fps))
+        lines = [",".join(header)]
+        for i in range(len(self)):
+            seconds, frame = divmod(i, fps)
+            h, rem = divmod(seconds, 3600)
+            m, sec = divmod(rem, 60)
+            stamp = f"{h:02d}:{m:02d}:{sec:02d}:{frame:02d}.000"
+            values = [f"{v:.6f}" for v in self.z_dyn[i]] + [f"{yaw[i]:.6f}", f"{-pitch_down[i]:.6f}", f"{roll[i]:.6f}"]
+            lines.append(",".join([stamp, str(len(self.dyn_names))] + values))
+        path = Path(path)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MotionLatent":
         """Read a file written by :meth:`save` (never unpickles)."""

@@ -333,7 +333,7 @@ def mouth_weights(openness: np.ndarray, closure: np.ndarray, rounding: np.ndarra
         tuck, tongue = labels[:, 3], labels[:, 4]
         # the jaw follows loudness, scaled toward the phone's own opening where it is known
         jaw_scale = 0.75 + 0.25 * np.clip(labels[:, 5] / 0.75, 0, 1.3)
-    jaw = max_jaw * m * jaw_scale * (1 - 0.6 * close) * (1 - 0.3 * tuck) * (1 - 0.25 * rounding)
+    jaw = max_jaw * m * jaw_scale * (1 - 0.9 * close) * (1 - 0.3 * tuck) * (1 - 0.25 * rounding)
     open_lips = (1 - close)
     out[:, _I["jawOpen"]] = jaw
     out[:, _I["mouthClose"]] = jaw * close

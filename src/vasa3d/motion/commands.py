@@ -1,0 +1,122 @@
+"""``vasa3d motion`` (speech -> motion file and plot) and ``vasa3d say`` (offline speech synthesis)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from vasa3d.errors import InputError
+
+
+def _output_path(path: str, what: str, suffixes: tuple[str, ...]) -> Path:
+    p = Path(path)
+    if not p.parent.exists():
+        raise InputError(f"the folder for the {what} does not exist: {p.parent}; create it first")
+    if p.is_dir():
+        raise InputError(f"the {what} path {p} is a folder; give a file name")
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"the {what} must end in {' or '.join(suffixes)}, got '{p.name}'")
+    return p
+
+
+def _gaze(text: str) -> tuple[float, float]:
+    try:
+        yaw, pitch = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("gaze is YAW,PITCH in degrees, e.g. --gaze 10,-5") from None
+    return yaw, pitch
+
+
+def _read_phonemes(path: str) -> list[tuple[str, float, float]]:
+    """Phone timing from JSON ``[[phone, start, end], ...]`` or text lines ``phone start end``."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"phone timing file not found: {p}")
+    text = p.read_text(errors="replace").strip()
+    try:
+        if text.startswith("["):
+            items = json.loads(text)
+        else:
+            items = [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        return [(str(a), float(b), float(c)) for a, b, c in items]
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{p} is not a phone timing file ({exc}); write 'PHONE START END' per line") from None
+
+
+def run_motion(args: argparse.Namespace) -> int:
+    from vasa3d.config import dataclass_from_args
+    from vasa3d.io.media import load_audio
+    from vasa3d.motion.config import MotionConfig
+    from vasa3d.motion.generate import audio_to_motion
+
+    out = _output_path(args.output, "motion file", (".npz",))
+    plot = _output_path(args.plot, "plot", (".png", ".svg", ".pdf")) if args.plot else None
+    csv = _output_path(args.csv, "ARKit CSV", (".csv",)) if args.csv else None
+    config = dataclass_from_args(MotionConfig, args)
+    if args.gaze is not None:
+        config.gaze = args.gaze
+    if args.transcript is not None:
+        config.transcript = args.transcript
+    phonemes = _read_phonemes(args.phonemes) if args.phonemes else None
+    samples, sr = load_audio(args.audio, sr=16000)
+    motion = audio_to_motion(samples, sr, config, phonemes=phonemes)
+    motion.save(out)
+    if csv is not None:
+        motion.save_arkit_csv(csv)
+    if plot is not None:
+        from vasa3d.motion.plot import plot_motion
+
+        plot_motion(motion, plot, samples, sr, phonemes, title=os.path.basename(args.audio))
+    if not getattr(args, "quiet", False):
+        print(f"{len(motion)} frames ({motion.duration:.2f} s at {motion.fps:g} fps) -> {out}")
+    return 0
+
+
+def run_say(args: argparse.Namespace) -> int:
+    from vasa3d.motion.synth import synthesize
+
+    out = _output_path(args.output, "speech file", (".wav",))
+    timing = _output_path(args.timing, "timing file", (".json",)) if args.timing else None
+    speech = synthesize(args.text, voice=args.voice, sr=args.sample_rate, rate=args.rate)
+    speech.save_wav(out)
+    if timing is not None:
+        tmp = timing.with_name(timing.name + ".part")
+        tmp.write_text(json.dumps([list(p) for p in speech.phonemes]))
+        os.replace(tmp, timing)
+    if not getattr(args, "quiet", False):
+        print(f"{speech.duration:.2f} s of speech, {len(speech.phonemes)} phones -> {out}")
+    return 0
+
+
+def register(subparsers) -> None:
+    from vasa3d.config import add_dataclass_args
+    from vasa3d.motion.config import MotionConfig
+
+    p = subparsers.add_parser(
+        "motion", help="speech audio -> motion latents (lip sync, blinks, gaze, head motion)",
+        description="Turn speech (wav, mp3, ogg, m4a, or a video's audio) into per-frame motion latents: "
+                    "ARKit-52 face weights and head pose at 25 fps.")
+    p.add_argument("audio", metavar="AUDIO", help="speech recording")
+    p.add_argument("-o", "--output", required=True, metavar="MOTION.npz", help="motion file to write")
+    p.add_argument("--plot", metavar="PLOT.png", help="also draw the mouth, jaw, blink and pose curves")
+    p.add_argument("--csv", metavar="ARKIT.csv", help="also write the face weights as ARKit CSV")
+    p.add_argument("--gaze", type=_gaze, metavar="YAW,PITCH", help="mean gaze direction in degrees")
+    p.add_argument("--transcript", metavar="TEXT", help="what is said: phones are then force-aligned")
+    p.add_argument("--phonemes", metavar="TIMING", help="known phone timing: JSON [[phone, start, end], ...] "
+                                                         "or 'PHONE START END' lines (ARPAbet, seconds)")
+    add_dataclass_args(p, MotionConfig)
+    p.set_defaults(func=run_motion)
+
+    s = subparsers.add_parser(
+        "say", help="offline text-to-speech (the built-in formant synthesizer)",
+        description="Speak English text with the built-in formant synthesizer; optionally write its exact "
+                    "phone timing.")
+    s.add_argument("text", metavar="TEXT")
+    s.add_argument("-o", "--output", required=True, metavar="SPEECH.wav")
+    s.add_argument("--voice", choices=["male", "female"], default="male")
+    s.add_argument("--rate", type=float, default=1.0, help="speaking-rate factor (default 1)")
+    s.add_argument("--sample-rate", type=int, default=16000, help="Hz (default 16000)")
+    s.add_argument("--timing", metavar="PHONES.json", help="also write [[phone, start_s, end_s], ...]")
+    s.set_defaults(func=run_say)
