@@ -14,6 +14,7 @@ from vasa3d.face import landmarks as L
 from vasa3d.head.lbs import axis_angle_to_matrix
 from vasa3d.head.model import HeadModel
 from vasa3d.head.params import HeadParams
+from vasa3d.head.threads import single_thread
 from vasa3d.render.camera import Camera
 
 
@@ -93,18 +94,19 @@ def landmark_weights(cfg: FitConfig) -> np.ndarray:
     return w
 
 
-def camera_from(rvec: Tensor, tvec: Tensor, focal: Tensor, size: int) -> Camera:
+def camera_from(rvec: Tensor, tvec: Tensor, focal: Tensor, width: int, height: int) -> Camera:
+    """A camera from an OpenCV pose (world-to-camera axis-angle and translation) and a focal length."""
     K = torch.zeros(3, 3)
     K[0, 0] = K[1, 1] = focal
-    K[0, 2] = K[1, 2] = size / 2
+    K[0, 2], K[1, 2] = width / 2, height / 2
     K[2, 2] = 1
     w2c = torch.eye(4)
     w2c[:3, :3] = axis_angle_to_matrix(rvec)
     w2c[:3, 3] = tvec
-    return Camera(K=K, world_to_cam=w2c, width=size, height=size)
+    return Camera(K=K, world_to_cam=w2c, width=width, height=height)
 
 
-def _project(pts: Tensor, rvec: Tensor, tvec: Tensor, focal: Tensor, c: float) -> Tensor:
+def _project(pts: Tensor, rvec: Tensor, tvec: Tensor, focal: Tensor, c: Tensor) -> Tensor:
     """``(B, N, 3)`` world points to ``(B, N, 2)`` pixels, differentiable in all arguments."""
     Rm = axis_angle_to_matrix(rvec)
     pc = pts @ Rm.transpose(-1, -2) + tvec[..., None, :]
@@ -112,14 +114,15 @@ def _project(pts: Tensor, rvec: Tensor, tvec: Tensor, focal: Tensor, c: float) -
     return focal[..., None, None] * pc[..., :2] / z + c
 
 
-def pnp_init(model_pts: np.ndarray, image_pts: np.ndarray, focal: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+def pnp_init(model_pts: np.ndarray, image_pts: np.ndarray, focal: float, width: int,
+             height: int) -> tuple[np.ndarray, np.ndarray]:
     """Rigid camera pose (rvec, tvec) from 3D-2D correspondences."""
-    K = np.array([[focal, 0, size / 2], [0, focal, size / 2], [0, 0, 1]], dtype=np.float64)
+    K = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
     ok, rvec, tvec = cv2.solvePnP(model_pts.astype(np.float64), image_pts.astype(np.float64), K, None,
                                   flags=cv2.SOLVEPNP_SQPNP)
     if not ok or tvec[2, 0] <= 0:  # fall back to a camera straight in front
         rvec = np.array([[math.pi], [0.0], [0.0]])
-        tvec = np.array([[0.0], [0.0], [focal * 0.14 / (0.5 * size)]])
+        tvec = np.array([[0.0], [0.0], [focal * 0.14 / (0.5 * width)]])
     return rvec[:, 0], tvec[:, 0]
 
 
@@ -134,16 +137,25 @@ def fit_portrait(analysis, head: HeadModel, config: FitConfig | None = None) -> 
     Returns:
         :class:`FittedPortrait` (params with B = 1, canonical pose; the camera carries the pose).
     """
+    h, w = analysis.image.shape[:2]
+    with single_thread():
+        return fit_landmarks(analysis.landmarks, w, h, head, config)
+
+
+def fit_landmarks(landmarks: np.ndarray, width: int, height: int, head: HeadModel,
+                  config: FitConfig | None = None) -> FittedPortrait:
+    """:func:`fit_portrait` on bare landmarks ``(478, >=2)`` pixels of a ``width x height`` image."""
     cfg = config or FitConfig()
-    size = int(analysis.image.shape[0])
-    target = torch.as_tensor(analysis.landmarks[:, :2], dtype=torch.float32)
-    iod = L.inter_ocular(analysis.landmarks)
+    size = int(height)
+    centre = torch.tensor([width / 2, height / 2])
+    target = torch.as_tensor(landmarks[:, :2], dtype=torch.float32)
+    iod = L.inter_ocular(landmarks)
     w = torch.as_tensor(landmark_weights(cfg), dtype=torch.float32)
     w = w / w.mean()
     f0 = 0.5 * size / math.tan(math.radians(cfg.fov_deg) / 2)
     neutral = HeadParams.neutral(1, head)
     rest = head.landmarks(neutral)[0].detach().numpy()
-    rvec0, tvec0 = pnp_init(rest[:468], analysis.landmarks[:468, :2], f0, size)
+    rvec0, tvec0 = pnp_init(rest[:468], landmarks[:468, :2], f0, width, height)
 
     rvec = torch.tensor(rvec0, dtype=torch.float32, requires_grad=True)
     tvec = torch.tensor(tvec0, dtype=torch.float32, requires_grad=True)
@@ -158,7 +170,7 @@ def fit_portrait(analysis, head: HeadModel, config: FitConfig | None = None) -> 
 
     def loss_fn() -> Tensor:
         p = params_of()
-        uv = _project(head.landmarks(p), rvec, tvec, log_f.exp(), size / 2)[0]
+        uv = _project(head.landmarks(p), rvec, tvec, log_f.exp(), centre)[0]
         data = (w * ((uv - target) ** 2).sum(-1)).mean() / iod**2
         prior = (cfg.shape_prior * ((beta / prior_sd) ** 2).sum() + cfg.expression_prior *
                  (p.expression**2).sum() + cfg.focal_prior * (log_f - math.log(f0)) ** 2)
@@ -180,7 +192,7 @@ def fit_portrait(analysis, head: HeadModel, config: FitConfig | None = None) -> 
     with torch.no_grad():
         p = params_of().detach()
         f = log_f.exp()
-        uv = _project(head.landmarks(p), rvec, tvec, f, size / 2)[0]
+        uv = _project(head.landmarks(p), rvec, tvec, f, centre)[0]
         err = (uv - target).norm(dim=-1).numpy()
-        camera = camera_from(rvec.detach(), tvec.detach(), f.detach(), size)
+        camera = camera_from(rvec.detach(), tvec.detach(), f.detach(), width, height)
     return FittedPortrait(params=p, camera=camera, landmark_error=float(err.mean() / iod), per_landmark_error=err)

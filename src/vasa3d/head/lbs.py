@@ -66,5 +66,6 @@ def skin(vertices: Tensor, weights: Tensor, transforms: Tensor) -> Tensor:
     Returns:
         ``(B, V, 3)`` posed vertices.
     """
-    T = torch.einsum("vj,bjrc->bvrc", weights, transforms)  # (B, V, 3, 4)
-    return (T[..., :3] @ vertices[..., None])[..., 0] + T[..., 3]
+    B, J = transforms.shape[:2]
+    T = (weights @ transforms.reshape(B, J, 12)).reshape(B, -1, 3, 4)  # (B, V, 3, 4)
+    return (T[..., :3] * vertices[..., None, :]).sum(-1) + T[..., 3]

@@ -101,33 +101,54 @@ class HeadModel(nn.Module):
         aa = aa + torch.einsum("be,ejc->bjc", params.expression, self.expr_pose)
         return axis_angle_to_matrix(aa.reshape(B, -1, 3))
 
+    def _bases(self, vertex_ids: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Template ``(N, 3)``, shape ``(S, N*3)``, expression ``(E, N*3)`` bases and weights ``(N, J)``.
+
+        Flattened and contiguous so that evaluation is two GEMMs; subsets are cached
+        (the landmark subset is evaluated every tracking step).
+        """
+        key = None if vertex_ids is None else (vertex_ids.device, tuple(vertex_ids.tolist()))
+        cache = self.__dict__.setdefault("_basis_cache", {})
+        hit = cache.get(key)
+        if hit is not None and hit[0].device == self.v_template.device:
+            return hit
+        ids = slice(None) if vertex_ids is None else vertex_ids
+        T = self.v_template[ids].contiguous()
+        S = self.shapedirs[ids].permute(2, 0, 1).reshape(self.n_shape, -1).contiguous()
+        E = self.exprdirs[ids].permute(2, 0, 1).reshape(self.n_expression, -1).contiguous()
+        W = self.lbs_weights[ids].contiguous()
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = (T, S, E, W)
+        return T, S, E, W
+
+    def _apply(self, fn, *args, **kwargs):  # device/dtype moves invalidate the cached bases
+        self.__dict__.pop("_basis_cache", None)
+        return super()._apply(fn, *args, **kwargs)
+
     def forward(self, params: HeadParams, vertex_ids: Tensor | None = None) -> Tensor:
         """World vertices ``(B, V, 3)`` in metres (or ``(B, len(vertex_ids), 3)``).
 
         ``vertex_ids`` evaluates only some vertices (e.g. the landmarks), much
-        faster; it is not allowed for models that regress joints from vertices.
+        faster; for models that regress joints from vertices the whole mesh is
+        evaluated and then indexed.
         """
         B = params.batch
         shape = params.shape.expand(B, -1) if params.shape.shape[0] == 1 else params.shape
-        if vertex_ids is None:
-            T, S, E, W = self.v_template, self.shapedirs, self.exprdirs, self.lbs_weights
-        else:
-            if self.J_regressor is not None:
-                return self.forward(params)[:, vertex_ids]
-            T, S, E, W = (self.v_template[vertex_ids], self.shapedirs[vertex_ids], self.exprdirs[vertex_ids],
-                          self.lbs_weights[vertex_ids])
-        v_shaped = T + torch.einsum("vcs,bs->bvc", S, shape)
+        if vertex_ids is not None and self.J_regressor is not None:
+            return self.forward(params)[:, vertex_ids]
+        T, S, E, W = self._bases(vertex_ids)
+        N = T.shape[0]
+        v_shaped = T + (shape @ S).reshape(B, N, 3)
         joints = self.rest_joints(shape, v_shaped)
-        v = v_shaped + torch.einsum("vce,be->bvc", E, params.expression)
+        v = v_shaped + (params.expression @ E).reshape(B, N, 3)
         rot = self.joint_rotations(params)
         if self.posedirs is not None:
             eye = torch.eye(3, device=rot.device, dtype=rot.dtype)
             feat = (rot[:, 1:] - eye).reshape(B, -1)
-            corr = (feat @ self._posedirs).reshape(B, -1, 3)
-            v = v + (corr if vertex_ids is None else corr[:, vertex_ids])
+            v = v + (feat @ self._posedirs).reshape(B, -1, 3)
         # the root rotates about the head centre (world origin), whatever the model's root joint is
-        joints = joints.clone()
-        joints[:, 0] = 0.0
+        joints = torch.cat([torch.zeros_like(joints[:, :1]), joints[:, 1:]], 1)
         A = joint_transforms(rot, joints, self.parents)
         return skin(v, W, A) + params.translation[:, None, :]
 
