@@ -44,33 +44,44 @@ def _tile_rect(rec, tiles_x, tiles_y):
     return int(tx0), int(tx1), int(ty0), int(ty1)
 
 
-@njit(cache=True)
-def bin_records(recs, tiles_x, tiles_y):
+@njit(parallel=True, cache=True)
+def bin_records(recs, tiles_x, tiles_y, n_threads):
     """Counting-sort binning: ``offsets (tiles+1,)`` and ``ids (E,)`` per tile, front to back.
 
-    Records arrive sorted by depth, and the fill pass visits them in that
-    order, so each tile's list comes out depth-sorted with no per-tile sort.
+    Records arrive sorted by depth.  Each thread counts and later fills the
+    tiles of one contiguous slice of them; a tile's list holds the slices in
+    order, so every list comes out depth-sorted with no per-tile sort.
     """
     n_tiles = tiles_x * tiles_y
-    counts = np.zeros(n_tiles + 1, np.int64)
     m = recs.shape[0]
-    for i in range(m):
-        tx0, tx1, ty0, ty1 = _tile_rect(recs[i], tiles_x, tiles_y)
-        for ty in range(ty0, ty1 + 1):
-            for tx in range(tx0, tx1 + 1):
-                counts[ty * tiles_x + tx + 1] += 1
+    n_chunks = max(1, min(n_threads, m // 1024))
+    counts = np.zeros((n_chunks, n_tiles), np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            tx0, tx1, ty0, ty1 = _tile_rect(recs[i], tiles_x, tiles_y)
+            for ty in range(ty0, ty1 + 1):
+                for tx in range(tx0, tx1 + 1):
+                    counts[c, ty * tiles_x + tx] += 1
+    offsets = np.zeros(n_tiles + 1, np.int64)
+    starts = np.empty((n_chunks, n_tiles), np.int64)
+    run = 0
     for t in range(n_tiles):
-        counts[t + 1] += counts[t]
-    fill = counts[:-1].copy()
-    ids = np.empty(counts[n_tiles], np.int32)
-    for i in range(m):
-        tx0, tx1, ty0, ty1 = _tile_rect(recs[i], tiles_x, tiles_y)
-        for ty in range(ty0, ty1 + 1):
-            for tx in range(tx0, tx1 + 1):
-                t = ty * tiles_x + tx
-                ids[fill[t]] = i
-                fill[t] += 1
-    return counts, ids
+        offsets[t] = run
+        for c in range(n_chunks):
+            starts[c, t] = run
+            run += counts[c, t]
+    offsets[n_tiles] = run
+    ids = np.empty(run, np.int32)
+    for c in prange(n_chunks):
+        fill = starts[c]
+        for i in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            tx0, tx1, ty0, ty1 = _tile_rect(recs[i], tiles_x, tiles_y)
+            for ty in range(ty0, ty1 + 1):
+                for tx in range(tx0, tx1 + 1):
+                    t = ty * tiles_x + tx
+                    ids[fill[t]] = i
+                    fill[t] += 1
+    return offsets, ids
 
 
 @njit(cache=True)

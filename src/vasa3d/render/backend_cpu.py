@@ -9,6 +9,7 @@ the matching backward as a :class:`torch.autograd.Function`.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 from torch import Tensor
@@ -34,7 +35,7 @@ def _pack(means2d: Tensor, conics: Tensor, colors: Tensor, opacities: Tensor, de
 def _forward(recs: np.ndarray, width: int, height: int, background: np.ndarray):
     tiles_x = (width + K.TILE - 1) // K.TILE
     tiles_y = (height + K.TILE - 1) // K.TILE
-    offsets, ids = K.bin_records(recs, tiles_x, tiles_y)
+    offsets, ids = K.bin_records(recs, tiles_x, tiles_y, numba.get_num_threads())
     color = np.empty((height, width, 3), np.float32)
     alpha = np.empty((height, width), np.float32)
     depth = np.empty((height, width), np.float32)
