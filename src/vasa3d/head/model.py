@@ -89,7 +89,7 @@ class HeadModel(nn.Module):
 
     # ------------------------------------------------------------ evaluation
     def rest_joints(self, shape: Tensor, v_shaped: Tensor | None = None) -> Tensor:
-        """``(B, J, 3)`` joint rest positions for ``shape (B, S)``."""
+        """``(B, J, 3)`` joint rest positions for ``shape (B, S)`` (regressed from ``v_shaped`` for FLAME)."""
         if self.J_regressor is not None:
             return torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
         return self.joints + torch.einsum("jcs,bs->bjc", self.joint_shapedirs, shape)
@@ -139,9 +139,8 @@ class HeadModel(nn.Module):
             return self.forward(params)[:, vertex_ids]
         T, S, E, W = self._bases(vertex_ids)
         N = T.shape[0]
-        v_shaped = T + (shape @ S).reshape(B, N, 3)
-        joints = self.rest_joints(shape, v_shaped)
-        v = v_shaped + (params.expression @ E).reshape(B, N, 3)
+        v = T + (shape @ S).reshape(B, N, 3) + (params.expression @ E).reshape(B, N, 3)
+        joints = self.rest_joints(shape, v)
         rot = self.joint_rotations(params)
         if self.posedirs is not None:
             eye = torch.eye(3, device=rot.device, dtype=rot.dtype)
