@@ -135,17 +135,10 @@ def synth_motion(spec: str, n_frames: int, seed: int, fps: float, quiet: bool = 
 
 
 def track_video_motion(path: Path, quiet: bool = True):
-    """Per-frame latents of a talking video, through ``vasa3d.face.track_video``."""
-    import vasa3d.face as face
+    """Per-frame latents of a talking video (``vasa3d.face.track_video``)."""
+    from vasa3d.face import track_video
 
-    if not hasattr(face, "track_video"):
-        raise InputError("driving by video needs the face tracker (vasa3d.face.track_video), which this version "
-                         "does not have yet; use --motion random or audio:DIR")
-    from vasa3d.io import probe_video
-
-    probe_video(path)  # a corrupt file fails here with one line
-    result = face.track_video(str(path))
-    return getattr(result, "motion", result)
+    return track_video(str(path), quiet=quiet)
 
 
 # ---------------------------------------------------------------- synth

@@ -5,10 +5,10 @@
 latent per frame, and optionally ``masks/``, ``cameras.npz`` and
 ``portrait.png``.
 
-``dataset_from_video``: every frame of a real video is analysed (crop,
-landmarks, mask) and the head fitted to it; the fitted expression becomes
-``z_dyn``, and the head's motion relative to the first frame's camera becomes
-``z_pose``, so all frames share one camera as the animator's frames do.
+``dataset_from_video``: a real video, tracked by :mod:`vasa3d.face` (ARKit
+weights and head pose per frame), cropped once like a portrait, with the
+tracker's camera carried into the crop; all frames share that camera, as the
+animator's frames do.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from vasa3d.errors import FaceNotFoundError, InputError
 from vasa3d.motion.latent import MotionLatent
 from vasa3d.render.camera import Camera
 
-__all__ = ["import_frames", "dataset_from_video", "pose_from_cameras"]
+__all__ = ["import_frames", "dataset_from_video", "crop_camera"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -139,75 +139,79 @@ def import_frames(source, root, seed: int = 0, size: int = 512, quiet: bool = Fa
     return write_dataset(root, plan, frame, portrait=portrait, workers=1, quiet=quiet, description="importing frames")
 
 
-def pose_from_cameras(reference: Camera, camera: Camera) -> np.ndarray:
-    """``z_pose (7,)`` that moves the head so that ``reference`` sees it as ``camera`` saw the still head.
+def crop_camera(camera: Camera, M: np.ndarray, size: int) -> Camera:
+    """The camera that sees, in a crop made by the similarity ``M`` ``(2, 3)`` (source -> crop
+    pixels), what ``camera`` sees in the source image.
 
-    ``world_to_cam_ref · [R t] = world_to_cam``  =>  ``[R t] = world_to_cam_ref^-1 · world_to_cam``.
+    ``M = [s R | t]``: the in-plane rotation ``R`` becomes a roll of the camera about its
+    axis, the scale multiplies the focal length and the principal point moves with ``M``.
     """
-    rel = torch.linalg.inv(reference.world_to_cam.double()) @ camera.world_to_cam.double()
-    R, t = rel[:3, :3].numpy(), rel[:3, 3].numpy()
-    angle = math.acos(float(np.clip((np.trace(R) - 1) / 2, -1, 1)))
-    if angle < 1e-8:
-        rvec = np.zeros(3)
-    else:
-        axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / (2 * math.sin(angle))
-        rvec = axis * angle
-    return np.concatenate([rvec, t, [0.0]]).astype(np.float32)
+    A = np.asarray(M, np.float64)
+    s = math.sqrt(abs(np.linalg.det(A[:, :2])))
+    R2 = A[:, :2] / s
+    K = camera.K.double().numpy().reshape(3, 3)
+    if abs(K[0, 0] - K[1, 1]) > 1e-6 * K[0, 0] or abs(K[0, 1]) > 1e-9:
+        raise ValueError("crop_camera needs square pixels without skew")
+    c = A[:, :2] @ K[:2, 2] + A[:, 2]
+    K2 = np.array([[s * K[0, 0], 0, c[0]], [0, s * K[1, 1], c[1]], [0, 0, 1]])
+    roll = np.eye(4)
+    roll[:2, :2] = R2
+    w2c = roll @ camera.world_to_cam.double().numpy().reshape(4, 4)
+    return Camera(torch.from_numpy(K2).float(), torch.from_numpy(w2c).float(), size, size)
+
+
+def _warp(image: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
+    # cv2 puts pixel centres at integers, this project at +0.5: conjugate the map by that shift
+    A = np.vstack([np.asarray(M, np.float64), [0, 0, 1]])
+    shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
+    A = np.linalg.inv(shift) @ A @ shift
+    return cv2.warpAffine(image, A[:2], (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
 
 
 def dataset_from_video(video, root, seed: int = 0, size: int = 512, max_frames: int | None = None,
                        quiet: bool = False) -> FrameDataset:
     """A dataset from a real talking video of the person: real frames, tracked latents.
 
-    Frames where no usable face is found are left out (and counted); a video where
-    most frames fail is refused.
+    The first frame is analysed like a portrait (largest face, refusal of tiny or
+    profile faces) and fixes one square crop for the whole video; the video is
+    tracked (:func:`vasa3d.face.track_video_detailed`) and the tracker's camera is
+    carried into the crop.  Frames where the tracker found no face are left out;
+    a video where most frames have none is refused.
     """
-    from vasa3d.face import analyze_portrait
-    from vasa3d.head import build_head, fit_portrait
+    from vasa3d.face import analyze_portrait, track_video_detailed
+    from vasa3d.face.detectors import segmenter
     from vasa3d.io import probe_video
-    from vasa3d.progress import track
 
     path = Path(video)
     info = probe_video(path)  # one-line error for a missing, empty or corrupt file
     if not info["video"] or info["video"]["frames"] == 0:
         raise InputError(f"{path} has no video frames; it may be corrupt")
-    fps = info["video"]["fps"] or 25.0
-    n_total = info["video"]["frames"] if not max_frames else min(max_frames, info["video"]["frames"])
-    head = build_head(None)
     reader = _VideoReader(path)
-    crops, masks, z_dyn, z_pose, K = [], [], [], [], []
-    reference = None
-    skipped = 0
-    for i in track(range(n_total), "tracking video", quiet=quiet):
-        try:
-            analysis = analyze_portrait(reader(i), size=size)
-        except FaceNotFoundError as exc:
-            if reference is None and i == 0:
-                raise FaceNotFoundError(f"first frame of {path.name}: {exc}") from None
-            skipped += 1
-            continue
-        fit = fit_portrait(analysis, head)
-        if reference is None:
-            reference = fit.camera
-        zd = fit.params.expression.detach().reshape(-1)[:52].numpy()
-        z_dyn.append(zd)
-        z_pose.append(pose_from_cameras(reference, fit.camera))
-        K.append(fit.camera.K.detach().numpy())
-        crops.append(_encode(analysis.image))
-        masks.append(_encode((np.clip(analysis.mask, 0, 1) * 255).round().astype(np.uint8)))
-    if len(crops) < max(1, n_total // 2):
-        raise InputError(f"a usable face was found in only {len(crops)} of {n_total} frames of {path.name}; "
-                         "use a video where the face is visible, frontal and at least 64 px wide")
-    if skipped:
-        print(f"note: left out {skipped} of {n_total} frames without a usable face", file=sys.stderr)
-    motion = MotionLatent(np.stack(z_dyn), np.stack(z_pose), fps)
-    n = len(crops)
-    cams = Camera(torch.from_numpy(np.stack(K)), reference.world_to_cam.reshape(1, 4, 4).expand(n, 4, 4).clone(),
-                  size, size)
-    plan = DatasetPlan(motion, cams, seed=seed, source={"kind": "video", "video": path.name, "skipped": skipped})
+    try:
+        analysis = analyze_portrait(reader(0), size=size)
+    except FaceNotFoundError as exc:
+        raise FaceNotFoundError(f"first frame of {path.name}: {exc}") from None
+    for w in analysis.warnings:
+        print(f"note: {w}", file=sys.stderr)
+    tracked = track_video_detailed(path, quiet=quiet)
+    n_total = len(tracked.found) if not max_frames else min(max_frames, len(tracked.found))
+    keep = np.nonzero(tracked.found[:n_total])[0]
+    if len(keep) < max(1, n_total // 2):
+        raise InputError(f"a face was tracked in only {len(keep)} of {n_total} frames of {path.name}; "
+                         "use a video where the face stays visible")
+    if len(keep) < n_total:
+        print(f"note: left out {n_total - len(keep)} of {n_total} frames without a face", file=sys.stderr)
+    m = tracked.motion
+    motion = MotionLatent(m.z_dyn[keep], m.z_pose[keep], m.fps, m.schema, m.dyn_names, m.pose_names)
+    camera = crop_camera(tracked.camera, analysis.transform, size)
+    plan = DatasetPlan(motion, camera, seed=seed, source={"kind": "video", "video": path.name,
+                                                          "frames": int(n_total), "kept": int(len(keep))})
+    seg = segmenter()
 
     def frame(i: int):
-        return _decode(crops[i], cv2.IMREAD_COLOR), _decode(masks[i], cv2.IMREAD_GRAYSCALE)
+        crop = _warp(reader(int(keep[i])), analysis.transform, size)
+        mask = np.clip(np.asarray(seg.process(crop).segmentation_mask, np.float32), 0, 1)
+        return crop, mask
 
-    return write_dataset(root, plan, frame, portrait=_decode(crops[0], cv2.IMREAD_COLOR), workers=1, quiet=quiet,
+    return write_dataset(root, plan, frame, portrait=analysis.image, workers=1, quiet=quiet,
                          description="writing frames")

@@ -27,8 +27,10 @@ How a frame is made (:meth:`MeshWarpAnimator.__call__`):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
+import cv2
 import numpy as np
 import torch
 from numba import njit
@@ -123,6 +125,26 @@ def _bilinear1(img, x, y):
 
 
 @njit(cache=True, nogil=True)
+def _sample3(img, x, y):
+    """Bilinear RGB of ``img (H, W, 3)`` at pixel coordinates (centres at +0.5), clamped."""
+    H, W = img.shape[0], img.shape[1]
+    x = min(max(x - 0.5, 0.0), W - 1.0)
+    y = min(max(y - 0.5, 0.0), H - 1.0)
+    x0 = min(int(x), W - 2)
+    y0 = min(int(y), H - 2)
+    fx = x - x0
+    fy = y - y0
+    w00 = (1 - fx) * (1 - fy)
+    w01 = fx * (1 - fy)
+    w10 = (1 - fx) * fy
+    w11 = fx * fy
+    r = img[y0, x0, 0] * w00 + img[y0, x0 + 1, 0] * w01 + img[y0 + 1, x0, 0] * w10 + img[y0 + 1, x0 + 1, 0] * w11
+    g = img[y0, x0, 1] * w00 + img[y0, x0 + 1, 1] * w01 + img[y0 + 1, x0, 1] * w10 + img[y0 + 1, x0 + 1, 1] * w11
+    b = img[y0, x0, 2] * w00 + img[y0, x0 + 1, 2] * w01 + img[y0 + 1, x0, 2] * w10 + img[y0 + 1, x0 + 1, 2] * w11
+    return r, g, b
+
+
+@njit(cache=True, nogil=True)
 def _shown(zbuf, pmask, u, v, z, tol):
     """Whether the surface point at portrait pixel (u, v) with depth z is what the portrait shows there."""
     S = zbuf.shape[0]
@@ -177,11 +199,15 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, pmask, min_facing, out,
                     w = wm
                     src = 4
             shade = 0.8 + 0.2 * min(1.0, max(0.0, f1))  # unseen parts get a little form from the view
-            for ch in range(3):
-                v = a[8 + ch] * shade
-                if w > 0.0:
-                    v = w * _bilinear1(portrait[:, :, ch], a[src], a[src + 1]) + (1.0 - w) * v
-                out[r, c, ch] = v
+            cr, cg, cb = a[8] * shade, a[9] * shade, a[10] * shade
+            if w > 0.0:
+                tr, tg, tb = _sample3(portrait, a[src], a[src + 1])
+                cr = w * tr + (1.0 - w) * cr
+                cg = w * tg + (1.0 - w) * cg
+                cb = w * tb + (1.0 - w) * cb
+            out[r, c, 0] = cr
+            out[r, c, 1] = cg
+            out[r, c, 2] = cb
             if w >= 0.5:
                 kind[r, c] = 1 if src == 0 else 2
             else:
@@ -190,7 +216,7 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, pmask, min_facing, out,
 
 @njit(cache=True, nogil=True)
 def _composite(mesh_rgb, covered, flow, body, body_alpha, background, scale, out_rgb, out_mask):
-    """Background, then the moved body layer, then the head; to uint8."""
+    """Background (already at the output size), then the moved body layer, then the head; to uint8."""
     H, W = covered.shape
     for r in range(H):
         for c in range(W):
@@ -199,15 +225,32 @@ def _composite(mesh_rgb, covered, flow, body, body_alpha, background, scale, out
                     out_rgb[r, c, ch] = np.uint8(min(255.0, max(0.0, mesh_rgb[r, c, ch] * 255.0 + 0.5)))
                 out_mask[r, c] = 1.0
                 continue
-            x = (c + 0.5) * scale
-            y = (r + 0.5) * scale
             bx = (c + 0.5 + flow[r, c, 0]) * scale
             by = (r + 0.5 + flow[r, c, 1]) * scale
             a = _bilinear1(body_alpha, bx, by)
-            for ch in range(3):
-                v = _bilinear1(background[:, :, ch], x, y) * (1 - a) + _bilinear1(body[:, :, ch], bx, by) * a
-                out_rgb[r, c, ch] = np.uint8(min(255.0, max(0.0, v * 255.0 + 0.5)))
+            vr, vg, vb = background[r, c, 0], background[r, c, 1], background[r, c, 2]
+            if a > 0.0:
+                br, bg, bb = _sample3(body, bx, by)
+                vr = vr * (1 - a) + br * a
+                vg = vg * (1 - a) + bg * a
+                vb = vb * (1 - a) + bb * a
+            out_rgb[r, c, 0] = np.uint8(min(255.0, max(0.0, vr * 255.0 + 0.5)))
+            out_rgb[r, c, 1] = np.uint8(min(255.0, max(0.0, vg * 255.0 + 0.5)))
+            out_rgb[r, c, 2] = np.uint8(min(255.0, max(0.0, vb * 255.0 + 0.5)))
             out_mask[r, c] = a
+
+
+@contextmanager
+def _one_thread():
+    """Evaluate the (small) head model on one thread: thread start-up costs more than it saves here."""
+    n = torch.get_num_threads()
+    if n > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if n > 1:
+            torch.set_num_threads(n)
 
 
 class MeshWarpAnimator:
@@ -276,6 +319,7 @@ class MeshWarpAnimator:
         self.layers: PortraitLayers = make_layers(analysis.image, self.portrait_mask, R0.covered)
         if cfg.background == "black":
             self.layers.background[:] = 0.0
+        self._backgrounds: dict[tuple[int, int], np.ndarray] = {}
         lm = analysis.landmarks[:, :2].astype(np.float64)
         self.eyes: list[EyeAppearance] = [
             eye_appearance(analysis.image, lm[list(c)], lm[list(i)]) for c, i in zip(EYE_CONTOURS, IRISES)
@@ -298,6 +342,16 @@ class MeshWarpAnimator:
         rot = params.rotation.detach().reshape(-1).cpu().numpy()
         tr = params.translation.detach().reshape(-1).cpu().numpy()
         return z_dyn, np.concatenate([rot, tr, [0.0]]).astype(np.float32)
+
+    def _background(self, width: int, height: int) -> np.ndarray:
+        """The background layer resampled to an output size (cached per size)."""
+        key = (width, height)
+        if key not in self._backgrounds:
+            bg = self.layers.background
+            if bg.shape[:2] != (height, width):
+                bg = cv2.resize(bg, (width, height), interpolation=cv2.INTER_AREA)
+            self._backgrounds[key] = np.ascontiguousarray(bg, dtype=np.float32)
+        return self._backgrounds[key]
 
     def _facing(self, V: np.ndarray, camera: Camera) -> np.ndarray:
         """``(V,) float32`` cosine between each vertex normal and the direction to the camera."""
@@ -323,7 +377,7 @@ class MeshWarpAnimator:
         """
         zd = torch.as_tensor(np.asarray(z_dyn, np.float32)).reshape(1, -1)
         zp = torch.as_tensor(np.asarray(z_pose, np.float32)).reshape(1, -1)
-        with torch.no_grad():
+        with torch.no_grad(), _one_thread():
             params = self._params(zd, zp)
             if not bool(params.rotation.abs().max() > 0):
                 return self.head(params)[0]
@@ -372,7 +426,7 @@ class MeshWarpAnimator:
         flow = body_flow(uv1, disp, self._flow_weight, W, H, cfg.body_flow_sigma)
         rgb = np.zeros((H, W, 3), np.uint8)
         mask = np.zeros((H, W), np.float32)
-        _composite(mesh_rgb, covered, flow, self.layers.body, self.layers.body_alpha, self.layers.background,
+        _composite(mesh_rgb, covered, flow, self.layers.body, self.layers.body_alpha, self._background(W, H),
                    float(scale_px), rgb, mask)
         return {"rgb": rgb, "mask": mask, "covered": covered, "kind": kind, "mouth": mouth, "eyes": eyes}
 
