@@ -123,3 +123,41 @@ def test_bad_and_odd_inputs():
     assert np.corrcoef(clipped.column("jawOpen"), mono.column("jawOpen"))[0, 1] > 0.8
     tiny = audio_to_motion(np.zeros(10, np.float32), SR)
     assert len(tiny) == 1 and tiny.column("jawOpen")[0] == 0
+
+
+def test_ten_minutes_of_audio():
+    from vasa3d.motion.synth import synthesize
+
+    speech = synthesize("Watch my lips move as I speak, and then I pause.", voice="male")
+    x = np.tile(speech.samples, int(np.ceil(600 / speech.duration)))[: 600 * SR]
+    m = audio_to_motion(x, SR)
+    assert len(m) == 15000
+    jaw = m.column("jawOpen").reshape(-1, 250)  # 10-second blocks
+    # the mouth keeps following speech to the end (the trackers do not drift)
+    assert np.all(jaw.max(axis=1) > 0.3) and np.all(jaw.min(axis=1) < 0.02)
+    assert np.all(np.isfinite(m.z_pose)) and np.degrees(np.abs(m.z_pose[:, :3])).max() < 25
+
+
+def test_streams_with_phone_labels_equal_offline():
+    from vasa3d.motion.synth import synthesize
+
+    speech = synthesize("Maybe my mom bought a map.", voice="female")
+    x = speech.samples
+    for config, phonemes in ((MotionConfig(), speech.phonemes), (MotionConfig(recognizer="allphone"), None)):
+        offline = audio_to_motion(x, SR, config, phonemes=phonemes)
+        stream = MotionStream(SR, config, phonemes=phonemes)
+        parts, i, rng = [], 0, np.random.default_rng(3)
+        while i < len(x):
+            n = int(rng.integers(50, 2500))
+            parts.append(stream.push(x[i:i + n]))
+            i += n
+        parts.append(stream.flush())
+        np.testing.assert_array_equal(np.concatenate([p.z_dyn for p in parts]), offline.z_dyn)
+    # the allphone recognizer's labels reach the mouth: it differs from the acoustic-only mouth
+    plain = audio_to_motion(x, SR)
+    assert np.abs(offline.z_dyn - plain.z_dyn).max() > 0.05
+
+
+def test_stream_refuses_a_transcript():
+    with pytest.raises(InputError, match="transcript"):
+        MotionStream(SR, MotionConfig(transcript="hello"))

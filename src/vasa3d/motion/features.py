@@ -62,6 +62,15 @@ class HopFeatures:
                              for f in HopFeatures.FIELDS))
 
 
+def _window_power(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Mean square of ``x[s:s + length]`` for each start (each window summed on its own, so the
+    result does not depend on where the buffer begins)."""
+    lo = int(starts.min())
+    sq = np.append(x[lo:int(starts.max()) + length].astype(np.float64) ** 2, 0.0)
+    idx = np.stack([starts - lo, starts - lo + length], axis=1).reshape(-1)
+    return np.add.reduceat(sq, idx)[::2] / length
+
+
 class LevelTracker:
     """Noise floor by minimum statistics, speech level by a decaying maximum.
 
@@ -108,14 +117,14 @@ class FeatureStream:
         self.tracker = LevelTracker(gate_db, silence_dbfs)
         pad = max(HALF_WIN, PITCH_HALF)
         self.pad = pad
-        # buffers hold raw, band-passed and high-passed audio; index 0 is sample `start`
-        self.raw = np.zeros(pad, np.float32)
+        # buffers hold the band-passed, high-passed and mid-band audio; index 0 is sample `start`
         self.bp = np.zeros(pad, np.float32)
         self.hp = np.zeros(pad, np.float32)
         self.md = np.zeros(pad, np.float32)
         self.start = -pad
         self.n = 0
         self.k = 0  # next hop to compute
+        self.last_f0 = 0.0
         self.lags = np.arange(PITCH_RATE // 400, PITCH_RATE // 60 + 1)  # 60-400 Hz at 8 kHz
 
     def push(self, x: np.ndarray, final: bool = False) -> HopFeatures:
@@ -125,13 +134,12 @@ class FeatureStream:
             hp, self.zi_high = sosfilt(self.high, x, zi=self.zi_high)
             md, self.zi_mid = sosfilt(self.midband, x, zi=self.zi_mid)
             self.md = np.concatenate([self.md, md.astype(np.float32)])
-            self.raw = np.concatenate([self.raw, x.astype(np.float32)])
             self.bp = np.concatenate([self.bp, bp.astype(np.float32)])
             self.hp = np.concatenate([self.hp, hp.astype(np.float32)])
             self.n += len(x)
         if final:  # hops whose window runs past the end see zeros there
             z = np.zeros(self.pad, np.float32)
-            self.raw, self.bp, self.hp, self.md = (np.concatenate([b, z]) for b in (self.raw, self.bp, self.hp, self.md))
+            self.bp, self.hp, self.md = (np.concatenate([b, z]) for b in (self.bp, self.hp, self.md))
             last = (self.n - 1) // HOP if self.n else -1
         else:
             last = (self.n - max(HALF_WIN, PITCH_HALF)) // HOP
@@ -140,19 +148,27 @@ class FeatureStream:
         return out
 
     def _compute(self, last: int) -> HopFeatures:
+        parts = []
+        while self.k <= last:  # blocks of hops keep the working arrays in cache
+            parts.append(self._compute_block(min(last, self.k + 1023)))
+        return HopFeatures.concat(parts)
+
+    def _compute_block(self, last: int) -> HopFeatures:
         ks = np.arange(self.k, last + 1)
-        if len(ks) == 0:
-            return HopFeatures.empty()
         c = ks * HOP - self.start
-        w = np.arange(-HALF_WIN, HALF_WIN)
-        seg_bp = self.bp[c[:, None] + w[None, :]]
-        seg_hp = self.hp[c[:, None] + w[None, :]]
-        e_bp = np.mean(seg_bp.astype(np.float64) ** 2, axis=1)
-        e_hp = np.mean(seg_hp.astype(np.float64) ** 2, axis=1)
-        e_md = np.mean(self.md[c[:, None] + w[None, :]].astype(np.float64) ** 2, axis=1)
+        e_bp = _window_power(self.bp, c - HALF_WIN, 2 * HALF_WIN)
+        e_hp = _window_power(self.hp, c - HALF_WIN, 2 * HALF_WIN)
+        e_md = _window_power(self.md, c - HALF_WIN, 2 * HALF_WIN)
         db = 10.0 * np.log10(e_bp + 1e-11)
         hf = e_hp / (e_hp + e_bp + 1e-11)
-        f0 = self._pitch(c)
+        # pitch on even hops (20 ms is plenty for prosody); odd hops repeat the hop before
+        f0 = np.empty(len(c))
+        even = ks % 2 == 0
+        if even.any():
+            f0[even] = self._pitch(c[even])
+        for i in np.flatnonzero(~even):
+            f0[i] = f0[i - 1] if i > 0 else self.last_f0
+        self.last_f0 = float(f0[-1])
         openness = np.array([self.tracker.step(float(d)) for d in db], np.float32)
         self.k = last + 1
         mid = 10.0 * np.log10(e_md + 1e-11)
@@ -239,5 +255,5 @@ class FeatureStream:
     def _trim(self) -> None:
         keep = self.k * HOP - self.pad - self.start
         if keep > 8192:
-            self.raw, self.bp, self.hp, self.md = self.raw[keep:], self.bp[keep:], self.hp[keep:], self.md[keep:]
+            self.bp, self.hp, self.md = self.bp[keep:], self.hp[keep:], self.md[keep:]
             self.start += keep

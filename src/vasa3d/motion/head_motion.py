@@ -48,29 +48,33 @@ class HeadMotion:
         """Returns angles ``(F, 3)`` degrees (yaw, pitch, roll) and sway ``(F, 3)`` metres."""
         n = len(frames)
         fast, slow, sway = self.fast.values(frames), self.slow.values(frames), self.sway.values(frames)
-        angles = np.zeros((n, 3))
-        shift = np.zeros((n, 3))
         dt = 1.0 / self.fps
         a_act = 1 - np.exp(-dt / 0.6)
         a_chin = 1 - np.exp(-dt / 0.25)
-        for i in range(n):
+        act = np.empty(n)
+        nod = np.empty(n)
+        chin = np.empty(n)
+        w, zeta = self.w, self.zeta
+        x, v = float(self.nod[0]), float(self.nod[1])
+        for i in range(n):  # the recursive parts, on plain floats
             self.act += a_act * (float(activity[i]) - self.act)
-            # nods: a critically-damped spring kicked down by each stressed onset
-            force = -30.0 * float(onset[i])
-            acc = force * self.w - self.w ** 2 * self.nod[0] - 2 * self.zeta * self.w * self.nod[1]
-            self.nod[1] += acc * dt
-            self.nod[0] += self.nod[1] * dt
-            self.chin += a_chin * (float(np.clip(f0_dev[i], -6, 6)) * 0.45 - self.chin)
-            t = frames[i] / self.fps
-            breath = np.sin(2 * np.pi * self.breath_hz * t + self.breath_phase)
-            talk = 1.0 + 1.2 * self.act
-            yaw = 1.6 * fast[i, 0] * talk + 2.8 * slow[i, 0] * (0.6 + 0.8 * self.act)
-            pitch = 1.0 * fast[i, 1] * talk + 1.5 * slow[i, 1] + self.nod[0] + self.chin + 0.35 * breath
-            roll = 0.7 * fast[i, 2] * talk + 1.6 * slow[i, 2]
-            angles[i] = np.array([yaw, pitch, roll]) * self.intensity
-            angles[i, 1] += self.pitch_offset
-            shift[i] = (sway[i] * np.array([0.003, 0.0015, 0.003]) * self.intensity
-                        + np.array([0.0, 0.0012, 0.0004]) * breath)
+            # nods: a damped spring kicked down by each stressed onset
+            acc = -30.0 * float(onset[i]) * w - w * w * x - 2 * zeta * w * v
+            v += acc * dt
+            x += v * dt
+            self.chin += a_chin * (min(max(float(f0_dev[i]), -6.0), 6.0) * 0.45 - self.chin)
+            act[i], nod[i], chin[i] = self.act, x, self.chin
+        self.nod[:] = (x, v)
+        t = np.asarray(frames, np.float64) / self.fps
+        breath = np.sin(2 * np.pi * self.breath_hz * t + self.breath_phase)
+        talk = 1.0 + 1.2 * act
+        yaw = 1.6 * fast[:, 0] * talk + 2.8 * slow[:, 0] * (0.6 + 0.8 * act)
+        pitch = 1.0 * fast[:, 1] * talk + 1.5 * slow[:, 1] + nod + chin + 0.35 * breath
+        roll = 0.7 * fast[:, 2] * talk + 1.6 * slow[:, 2]
+        angles = np.stack([yaw, pitch, roll], axis=1) * self.intensity
+        angles[:, 1] += self.pitch_offset
+        shift = (sway * np.array([0.003, 0.0015, 0.003]) * self.intensity
+                 + np.array([0.0, 0.0012, 0.0004])[None, :] * breath[:, None])
         limits = ANGLE_LIMITS
         angles = limits * np.tanh(angles / limits)  # soft limits keep it smooth
         return angles, shift

@@ -95,8 +95,8 @@ class Saccades:
                 self.jump_time = self.next_jump
                 self.next_jump += self._interval(self.count)
             # a saccade takes about 40 ms
-            a = _smoothstep(np.array((t - self.jump_time) / 0.04))
-            out[i] = self.previous + (self.current - self.previous) * a
+            x = min(max((t - self.jump_time) / 0.04, 0.0), 1.0)
+            out[i] = self.previous + (self.current - self.previous) * (x * x * (3.0 - 2.0 * x))
         return out
 
 
@@ -129,15 +129,24 @@ class SmoothNoise:
         return self.block[frame % _BLOCK]
 
     def values(self, frames: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(frames), self.dims))
-        for i, f in enumerate(frames):
-            if not self.warm:  # start in the stationary state instead of at zero
-                rng = np.random.default_rng((self.seed, self.stream, 0xFFFFFF))
-                self.s2 = rng.normal(size=self.dims) * self.gain
-                self.s1 = self.s2.copy()
-                self.warm = True
-            w = self._white(int(f))
-            self.s1 = self.a * self.s1 + (1 - self.a) * w
-            self.s2 = self.a * self.s2 + (1 - self.a) * self.s1
-            out[i] = self.s2 / self.gain
-        return out
+        """``(len(frames), dims)`` for consecutive frame indices."""
+        from scipy.signal import lfilter
+
+        frames = np.asarray(frames, int)
+        if len(frames) == 0:
+            return np.zeros((0, self.dims))
+        if not self.warm:  # start in the stationary state instead of at zero
+            rng = np.random.default_rng((self.seed, self.stream, 0xFFFFFF))
+            self.s2 = rng.normal(size=self.dims) * self.gain
+            self.s1 = self.s2.copy()
+            self.warm = True
+        blocks = np.unique(frames // _BLOCK)
+        table = {int(b): np.random.default_rng((self.seed, self.stream, int(b))).normal(size=(_BLOCK, self.dims))
+                 for b in blocks}
+        white = np.stack([table[int(f) // _BLOCK][int(f) % _BLOCK] for f in frames])
+        a = self.a
+        # two one-pole low-passes; lfilter with carried state computes exactly the per-frame recursion
+        s1, _ = lfilter([1 - a], [1.0, -a], white, axis=0, zi=(a * self.s1)[None, :])
+        s2, _ = lfilter([1 - a], [1.0, -a], s1, axis=0, zi=(a * self.s2)[None, :])
+        self.s1, self.s2 = s1[-1].copy(), s2[-1].copy()
+        return s2 / self.gain
