@@ -35,16 +35,16 @@ from vasa3d.render.camera import Camera
 class TrackConfig:
     """Video tracking settings."""
 
-    #: Gauss-Newton steps per frame (warm-started from the previous frame)
     iterations: int = 3
-    #: ridge on the ARKit weights (per unit weight^2, against squared errors in inter-ocular units)
+    """Gauss-Newton steps per frame (warm-started from the previous frame)."""
     expression_prior: float = 2e-4
-    #: pull toward the previous frame's weights (same units)
+    """Ridge on the ARKit weights (per unit weight squared, against squared errors in inter-ocular units)."""
     temporal_prior: float = 2e-3
-    #: Gaussian smoothing of the tracks, in frames (0: none)
+    """Pull toward the previous frame's ARKit weights (same units)."""
     smoothing: float = 1.0
-    #: frames per second when the input does not say (a list of frames)
+    """Gaussian smoothing of the tracks, in frames (0: none)."""
     fps: float = 25.0
+    """Frames per second when the input does not say (a list of frames)."""
 
 
 @dataclass
