@@ -15,7 +15,7 @@ from .scenes import random_scene, with_grad
 
 
 def naive_render(g: Gaussians, cam: Camera, width: int, height: int, bg) -> torch.Tensor:
-    """Per-pixel loop over Gaussians, written straight from the 3DGS rules."""
+    """Per-pixel loop over Gaussians, written straight from the 3DGS rules (gsplat's constants)."""
     p = project(g, cam, width, height)
     img = torch.zeros(height, width, 3, dtype=torch.float64)
     for y in range(height):
@@ -25,10 +25,10 @@ def naive_render(g: Gaussians, cam: Camera, width: int, height: int, bg) -> torc
                 dx = x + 0.5 - float(p.means2d[i, 0])
                 dy = y + 0.5 - float(p.means2d[i, 1])
                 a, b, cc = (float(v) for v in p.conics[i])
-                alpha = min(0.99, float(p.opacities[i]) * math.exp(-0.5 * (a * dx * dx + cc * dy * dy) - b * dx * dy))
+                alpha = min(0.999, float(p.opacities[i]) * math.exp(-0.5 * (a * dx * dx + cc * dy * dy) - b * dx * dy))
                 if alpha < 1 / 255:
                     continue
-                if T * (1 - alpha) < 1e-4:
+                if T * (1 - alpha) <= 1e-4:
                     break
                 c += T * alpha * p.colors[i].double()
                 T *= 1 - alpha

@@ -25,7 +25,7 @@ F0 = np.float32(0.0)
 F1 = np.float32(1.0)
 HALF = np.float32(0.5)
 ALPHA_MIN = np.float32(1.0 / 255.0)
-ALPHA_MAX = np.float32(0.99)
+ALPHA_MAX = np.float32(0.999)
 T_MIN = np.float32(1e-4)
 FTILE = np.float32(TILE)
 SPAN_PAD = np.float32(0.01)
@@ -145,7 +145,7 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
                     if al < ALPHA_MIN:
                         continue
                     tt = T[p] * (F1 - al)
-                    if tt < T_MIN:
+                    if tt <= T_MIN:
                         done[p] = True
                         n_done += 1
                         continue
@@ -181,7 +181,7 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
     ``g_entries (E, NGRAD)`` (summed per Gaussian by :func:`reduce_entries`)
     and each tile's background gradient ``g_bg_tiles (tiles, 3)``.
     Transmittances are recovered by dividing the final one by ``1 - alpha``
-    on the way back (alpha <= 0.99, so this never divides by zero).
+    on the way back (alpha <= 0.999, so this never divides by zero).
     """
     n_tiles = offsets.shape[0] - 1
     for t in prange(n_tiles):

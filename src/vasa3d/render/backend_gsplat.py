@@ -4,7 +4,7 @@ Needs a CUDA GPU and the optional extra (``pip install "vasa3d[cuda]"``,
 which pins gsplat 1.5.3); gsplat is imported only when this backend runs.
 Its conventions are ours: OpenCV cameras (``viewmats`` = world-to-camera),
 wxyz quaternions, the 3DGS SH basis with +0.5 and clamping, 1/255 alpha
-threshold, 0.99 alpha clamp, 1e-4 transmittance cut-off and ``eps2d``
+threshold, 0.999 alpha clamp, 1e-4 transmittance cut-off and ``eps2d``
 dilation; ``antialiased=True`` maps to ``rasterize_mode="antialiased"``.
 """
 

@@ -3,12 +3,13 @@
 For every pixel, the projected Gaussians are visited front to back
 (depth order of their centres) and blended with
 
-    alpha_i = min(0.99, opacity_i * exp(-0.5 d_i^T conic_i d_i)),
+    alpha_i = min(0.999, opacity_i * exp(-0.5 d_i^T conic_i d_i)),
     skipped when alpha_i < 1/255,
     C = sum_i T_i alpha_i c_i + T_end * background,  T_i = prod_{j<i} (1 - alpha_j),
 
-stopping before the Gaussian that would bring the transmittance below
-1e-4 (the rules of the original 3DGS rasterizer).  The image is processed
+stopping before the Gaussian that would bring the transmittance to 1e-4
+or below (the rules of gsplat's CUDA rasterizer, which differ from the
+original 3DGS code only in its 0.99 alpha clamp).  The image is processed
 in square blocks; each block only looks at the Gaussians whose footprint
 touches it and is checkpointed, so memory stays bounded with autograd.
 """
@@ -35,8 +36,8 @@ def _composite_block(px: Tensor, py: Tensor, means2d: Tensor, conics: Tensor, co
     power = -0.5 * (conics[:, 0] * dx * dx + conics[:, 2] * dy * dy) - conics[:, 1] * dx * dy
     alpha = torch.clamp(opacities * torch.exp(power), max=ALPHA_MAX)
     alpha = torch.where(alpha >= ALPHA_MIN, alpha, torch.zeros_like(alpha))
-    with torch.no_grad():  # stop before the Gaussian that would push T below T_MIN
-        alive = torch.cumprod(1.0 - alpha, dim=1) >= T_MIN
+    with torch.no_grad():  # stop before the Gaussian that would take T to T_MIN or below
+        alive = torch.cumprod(1.0 - alpha, dim=1) > T_MIN
     alpha = alpha * alive
     t_incl = torch.cumprod(1.0 - alpha, dim=1)
     t_excl = torch.cat([torch.ones_like(t_incl[:, :1]), t_incl[:, :-1]], dim=1)

@@ -41,8 +41,8 @@ from .sh import eval_sh
 from .types import Gaussians
 
 ALPHA_MIN = 1.0 / 255.0  # contributions below this alpha are skipped
-ALPHA_MAX = 0.99  # alpha is clamped here so that transmittance never hits 0
-T_MIN = 1e-4  # compositing stops before transmittance would fall below this
+ALPHA_MAX = 0.999  # alpha is clamped here so that transmittance never hits 0 (gsplat's value)
+T_MIN = 1e-4  # a pixel is done before the Gaussian that would take its transmittance to <= this
 
 
 @dataclass
