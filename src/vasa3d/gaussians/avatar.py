@@ -229,13 +229,21 @@ class GaussianAvatar(nn.Module):
         return triangle_frames(self.head(params), self.head.faces)
 
     def canonical_means(self) -> Tensor:
-        """``(N, 3)`` Gaussian centres on the neutral mesh (detached): the VAS networks' input."""
+        """``(N, 3)`` Gaussian centres on the neutral mesh (detached): the VAS networks' input.
+
+        The neutral mesh's frames are cached until the shape coefficients change.
+        """
         from vasa3d.head import HeadParams
 
+        key = (self.shape._version, self.shape.data_ptr(), self.means.device)
+        if getattr(self, "_neutral_key", None) != key:
+            with torch.no_grad():
+                params = dataclasses.replace(HeadParams.neutral(1, self.head, device=self.means.device),
+                                             shape=self.shape.detach())
+                self._neutral_frames = self.mesh_frames(params)
+            self._neutral_key = key
         with torch.no_grad():
-            params = dataclasses.replace(HeadParams.neutral(1, self.head), shape=self.shape.detach())
-            frames = self.mesh_frames(params)
-            return bind(frames, self.parent, self.means.detach()[None], self.quats.detach()[None],
+            return bind(self._neutral_frames, self.parent, self.means.detach()[None], self.quats.detach()[None],
                         self.log_scales.detach()[None])[0][0]
 
     def vas_residuals(self, z_dyn: Tensor, z_pose: Tensor, params) -> Tensor:
@@ -255,26 +263,31 @@ class GaussianAvatar(nn.Module):
                 out = out.index_copy(1, idx, net(pe[idx], cond))
         return out
 
-    def deform(self, z_dyn: Tensor, z_pose: Tensor, vas: bool = True) -> tuple[list[Gaussians], list[Gaussians] | None]:
+    def deform(self, z_dyn: Tensor, z_pose: Tensor, vas: bool = True,
+               base: bool = True) -> tuple[list[Gaussians] | None, list[Gaussians] | None]:
         """Both deformed sets for a batch of latents.
 
         Args:
             z_dyn: ``(B, Dd)``; z_pose: ``(B, Dp)``.
-            vas: also compute ``G''``.
+            vas: compute ``G''`` (base + VAS deformation).
+            base: compute ``G'`` (base deformation only).
 
         Returns:
-            ``G'`` (base deformation only) and ``G''`` (base + VAS; ``None`` when
-            ``vas`` is off or the avatar has no VAS networks), each a list of ``B``.
+            ``G'`` and ``G''``, each a list of ``B`` :class:`Gaussians`, or ``None`` where not
+            asked for (``G''`` is also ``None`` for an avatar built without VAS networks).
         """
         z_dyn = z_dyn.reshape(-1, self.dyn_dim).to(self.means)
         z_pose = z_pose.reshape(-1, self.pose_dim).to(self.means)
         b = z_dyn.shape[0]
         params = self.head_params(z_dyn, z_pose)
         frames = self.mesh_frames(params)
-        m, q, s = bind(frames, self.parent, self.means, self.quats, self.log_scales)
-        base = [Gaussians(m[i], q[i], s[i], self.opacity_logits, self.sh) for i in range(b)]
-        if not vas or self.D_e is None:
-            return base, None
+        has_vas = vas and self.D_e is not None
+        g_base = None
+        if base or not has_vas:
+            m, q, s = bind(frames, self.parent, self.means, self.quats, self.log_scales)
+            g_base = [Gaussians(m[i], q[i], s[i], self.opacity_logits, self.sh) for i in range(b)]
+        if not has_vas:
+            return g_base, None
         r = self.vas_residuals(z_dyn, z_pose, params)
         m, q, s = bind(frames, self.parent, self.means + r[..., 0:3], self.quats + r[..., 3:7],
                        self.log_scales + r[..., 7:10])
@@ -282,11 +295,11 @@ class GaussianAvatar(nn.Module):
         sh = torch.cat([sh0, self.sh[None, :, 1:].expand(b, -1, -1, -1)], dim=2)
         opa = self.opacity_logits + r[..., 13]
         full = [Gaussians(m[i], q[i], s[i], opa[i], sh[i]) for i in range(b)]
-        return base, full
+        return g_base, full
 
     def forward(self, z_dyn: Tensor, z_pose: Tensor, vas: bool = True) -> list[Gaussians]:
         """``B`` Gaussian sets for ``z_dyn (B, Dd)``, ``z_pose (B, Dp)``: ``G''`` with ``vas``, else ``G'``."""
-        base, full = self.deform(z_dyn, z_pose, vas)
+        base, full = self.deform(z_dyn, z_pose, vas, base=False)
         return full if full is not None else base
 
     @property

@@ -93,7 +93,7 @@ def bind(
     R = frames.rotation[..., parent, :, :]
     s = frames.size[..., parent, None]
     c = frames.centre[..., parent, :]
-    world_means = (R @ (means * s)[..., None])[..., 0] + c
+    world_means = torch.einsum("...ij,...j->...i", R, means * s) + c
     world_quats = quat_multiply(frames.quat[..., parent, :], F.normalize(quats, dim=-1))
     world_log_scales = log_scales + torch.log(s)
     return world_means, world_quats, world_log_scales
@@ -101,10 +101,10 @@ def bind(
 
 def unbind(frames: TriangleFrames, parent: Tensor, world_means: Tensor) -> Tensor:
     """Inverse of :func:`bind` for positions: world ``(N, 3)`` -> local ``(N, 3)``."""
-    R = frames.rotation[parent]
-    s = frames.size[parent]
-    c = frames.centre[parent]
-    return (R.transpose(-1, -2) @ (world_means - c)[:, :, None])[:, :, 0] / s[:, None]
+    R = frames.rotation[..., parent, :, :]
+    s = frames.size[..., parent]
+    c = frames.centre[..., parent, :]
+    return torch.einsum("...ji,...j->...i", R, world_means - c) / s[..., None]
 
 
 def bound_gaussians(

@@ -114,7 +114,7 @@ class Trainer:
         if mlps:
             groups.append({"name": "mlp", "params": mlps, "lr": c.lr_mlp})
         groups.append({"name": "shape", "params": [a.shape], "lr": c.lr_shape})
-        return torch.optim.Adam(groups, eps=1e-15)
+        return torch.optim.Adam(groups, eps=1e-15, foreach=True)
 
     @property
     def total_iterations(self) -> int:
@@ -159,7 +159,7 @@ class Trainer:
         images, masks, z_dyn, z_pose, cameras = self._batch()
         bg = self._background()
         target = images * masks + bg * (1 - masks)
-        base, full = self.avatar.deform(z_dyn, z_pose, vas=True)
+        base, full = self.avatar.deform(z_dyn, z_pose, vas=True, base=c.base_losses or c.consistency)
         main = full if full is not None else base
         renders = Renders(full=self._render(main, cameras, bg), base=None, target=target)
         if full is not None and c.base_losses:
@@ -263,7 +263,7 @@ class Trainer:
         z_pose = torch.as_tensor(s.z_pose).float()[None].to(self.device)
         out = {}
         with torch.no_grad():
-            base, full = self.avatar.deform(z_dyn, z_pose, vas=True)
+            base, full = self.avatar.deform(z_dyn, z_pose, vas=True, base=True)
             centre = base[0].means.mean(0).cpu()
             views = {"front": s.camera, "side": orbit_like(s.camera, centre, 45.0, 0.0)}
             for gname, gs in (("G_base", base), ("G_full", full)):
