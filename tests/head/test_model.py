@@ -117,3 +117,18 @@ def test_config_roundtrip(head):
 def test_axis_angle_roundtrip():
     aa = torch.tensor([[0.3, -0.2, 0.1], [0.0, 0.0, 0.0], [1.0, 2.0, -0.5]])
     assert torch.allclose(matrix_to_axis_angle(axis_angle_to_matrix(aa)), aa, atol=1e-5)
+
+
+def test_posed_joints_follow_pose(head):
+    p = HeadParams.neutral(2, head)
+    p.rotation[1] = torch.tensor([0.0, 0.6, 0.0])
+    p.translation[1] = torch.tensor([0.0, 0.0, 0.1])
+    J = head.posed_joints(p)
+    assert J.shape == (2, 5, 3)
+    # the eyes sit ~3.3 cm either side of the midline, the jaw hinge below the centre
+    assert J[0, 3, 0] < -0.025 and J[0, 4, 0] > 0.025 and J[0, 2, 1] < 0
+    R = axis_angle_to_matrix(torch.tensor([0.0, 0.6, 0.0]))
+    assert torch.allclose(J[1], J[0] @ R.T + torch.tensor([0.0, 0.0, 0.1]), atol=1e-5)
+    # an eyeball's centre does not move when the eye rotates
+    p.eyes[0, 0] = torch.tensor([0.3, 0.3, 0.0])
+    assert torch.allclose(head.posed_joints(p)[0, 3], J[0, 3], atol=1e-6)

@@ -151,6 +151,17 @@ class HeadModel(nn.Module):
         A = joint_transforms(rot, joints, self.parents)
         return skin(v, W, A) + params.translation[:, None, :]
 
+    def posed_joints(self, params: HeadParams) -> Tensor:
+        """``(B, J, 3)`` world positions of the joints (:attr:`joint_names`) under ``params``."""
+        B = params.batch
+        shape = params.shape.expand(B, -1) if params.shape.shape[0] == 1 else params.shape
+        T, S, E, _ = self._bases(None)
+        v = T + (shape @ S).reshape(B, -1, 3) + (params.expression @ E).reshape(B, -1, 3)
+        joints = self.rest_joints(shape, v)
+        joints = torch.cat([torch.zeros_like(joints[:, :1]), joints[:, 1:]], 1)
+        A = joint_transforms(self.joint_rotations(params), joints, self.parents)
+        return (A[..., :3] @ joints[..., None])[..., 0] + A[..., 3] + params.translation[:, None, :]
+
     def landmarks(self, params: HeadParams) -> Tensor:
         """``(B, 478, 3)`` the mediapipe landmark positions on the posed head."""
         return self.forward(params, self.landmark_vertices)
