@@ -30,8 +30,8 @@ class HeadParams:
     translation: Tensor
 
     @staticmethod
-    def neutral(batch: int, head) -> "HeadParams":
-        z = lambda *s: torch.zeros(*s)  # noqa: E731
+    def neutral(batch: int, head, device=None, dtype=torch.float32) -> "HeadParams":
+        z = lambda *s: torch.zeros(*s, device=device, dtype=dtype)  # noqa: E731
         return HeadParams(z(batch, head.n_shape), z(batch, head.n_expression), z(batch, 3), z(batch, 2, 3),
                           z(batch, 3), z(batch, 3), z(batch, 3))
 
