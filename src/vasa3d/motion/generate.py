@@ -206,7 +206,8 @@ class MotionStream:
         ready = int(np.floor((last_hop / HOP_RATE - self.config.lip_lead_s) * fps + 1e-9)) + 1
         if self.mouth_source is not None and self.mouth_source.hops_ready() is not None:
             last_label = self.mouth_source.hops_ready() - 1 - _FRAME_HALF_HOPS
-            ready = min(ready, int(np.floor((last_label / HOP_RATE - self.config.lip_lead_s) * fps + 1e-9)) + 1)
+            lead = self.config.lip_lead_s if self.mouth_source.label_lead else 0.0
+            ready = min(ready, int(np.floor((last_label / HOP_RATE - lead) * fps + 1e-9)) + 1)
         return max(0, ready)
 
     def _closure(self, hops: np.ndarray) -> np.ndarray:
@@ -267,7 +268,8 @@ class MotionStream:
             labels = None
             if self.mouth_source.has_labels:
                 channels = self.mouth_source.labels.channels
-                labels = channels(hops.reshape(-1)).reshape(*hops.shape, -1).mean(axis=1)
+                label_hops = hops if self.mouth_source.label_lead else close_hops
+                labels = channels(label_hops.reshape(-1)).reshape(*label_hops.shape, -1).mean(axis=1)
                 labels[:, 0] = channels(close_hops.reshape(-1))[:, 0].reshape(close_hops.shape).max(axis=1)
             mouth = mouth_weights(openness, closure, rounding, spread, labels, cfg.max_jaw_open)
         else:

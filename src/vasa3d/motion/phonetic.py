@@ -180,14 +180,15 @@ class AllphoneRecognizer:
     """pocketsphinx allphone recognition as a stream of committed phone labels.
 
     Audio is decoded in fixed 40 ms blocks; after each block the current best path is read and
-    every hop older than ``lag_s`` is committed (never revised), so the labels depend on the audio
-    alone, not on how it was chunked. Utterances restart after 0.3 s of silence or 20 s of
+    every hop the decoder has processed, less ``lag_s``, is committed (never revised), so the
+    labels depend on the audio alone, not on how it was chunked. pocketsphinx itself holds back
+    about 40 ms of audio, which with a 40 ms block keeps the motion within 100 ms of the audio. Utterances restart after 0.3 s of silence or 20 s of
     speech to keep the decoder's back-trace short.
     """
 
     BLOCK = 640
 
-    def __init__(self, labels: PhoneLabels, lag_s: float = 0.05, model_dir: str | None = None):
+    def __init__(self, labels: PhoneLabels, lag_s: float = 0.0, model_dir: str | None = None):
         from pocketsphinx import Decoder
 
         path = _model_dir(model_dir)
@@ -203,6 +204,7 @@ class AllphoneRecognizer:
         self.pending = np.zeros(0, np.int16)
         self.utt_start_hop = 0  # hop index (clip time) where the current utterance began
         self.committed = 0  # hops committed so far (clip time)
+        self.samples_fed = 0
         self.quiet_blocks = 0
         self.in_utt = False
 
@@ -235,17 +237,21 @@ class AllphoneRecognizer:
             if not self.in_utt:
                 d.start_utt()
                 self.in_utt = True
+                # frame 0 of the utterance is the audio from here (pocketsphinx drops the partial
+                # frames at the end of the previous one)
+                self.utt_start_hop = self.samples_fed // 160
             d.process_raw(block.tobytes(), full_utt=False)
+            self.samples_fed += self.BLOCK
             rms = np.sqrt(np.mean(block.astype(np.float64) ** 2)) / 32768
             self.quiet_blocks = self.quiet_blocks + 1 if rms < 10 ** (-50 / 20) else 0
             now = self.utt_start_hop + d.n_frames()
-            if d.hyp() is not None:
-                self._commit(now - self.lag, d.seg())
+            # labels the best path has not reached yet are committed as silence (acoustic shapes only)
+            self._commit(now - self.lag, d.seg() if d.hyp() is not None else None)
             if self.quiet_blocks >= 8 or now - self.utt_start_hop > 2000:
                 d.end_utt()
-                self._commit(now, d.seg())
+                self._commit(self.utt_start_hop + d.n_frames(), d.seg())
+                self._commit(self.samples_fed // 160, None)
                 self.in_utt = False
-                self.utt_start_hop = now
         if final:
             if self.in_utt:
                 d.end_utt()
@@ -279,6 +285,12 @@ class PhoneticMouth:
             labels = PhoneLabels(anticipate_s=0.0)
             return cls(labels, AllphoneRecognizer(labels, model_dir=model_dir))
         return cls(PhoneLabels(), None, True)
+
+    @property
+    def label_lead(self) -> bool:
+        """Whether label channels may be read ahead of a frame (the lip lead): not when they are
+        recognised live, which would push the motion past its 100 ms look-ahead."""
+        return self.recognizer is None
 
     @property
     def has_labels(self) -> bool:
