@@ -74,9 +74,8 @@ class MeshWarpConfig:
 
 def _vertex_normals(V: np.ndarray, F: np.ndarray) -> np.ndarray:
     n = np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]])
-    vn = np.zeros_like(V)
-    for k in range(3):
-        np.add.at(vn, F[:, k], n)
+    idx = F.reshape(-1)
+    vn = np.stack([np.bincount(idx, np.repeat(n[:, k], 3), minlength=len(V)) for k in range(3)], 1)
     return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
 
 
@@ -404,8 +403,14 @@ class MeshWarpAnimator:
         _shade(R1.tri_id, R1.bary, self.faces, self.attr, facing1, self.portrait, self.portrait_mask,
                float(cfg.min_facing), mesh_rgb, kind)
 
-        region = np.where(R1.covered, self.face_region[np.maximum(R1.tri_id, 0)], -1)
         lmv = self.landmark_vertices
+        # which region shows at each pixel, only around the mouth and eyes (the rest never needs it)
+        feature_uv = uv1[lmv[list(INNER_LIP_UPPER + INNER_LIP_LOWER + EYE_CONTOURS[0] + EYE_CONTOURS[1])]]
+        x0, y0 = np.clip(np.floor(feature_uv.min(0)).astype(int) - 2, 0, [W, H])
+        x1, y1 = np.clip(np.ceil(feature_uv.max(0)).astype(int) + 3, 0, [W, H])
+        region = np.full((H, W), -2, np.int64)
+        tri = R1.tri_id[y0:y1, x0:x1]
+        region[y0:y1, x0:x1] = np.where(tri >= 0, self.face_region[np.maximum(tri, 0)], -1)
         mouth_allowed = (region == self._r_mouth) | (region == -1)
         mouth = draw_mouth(mesh_rgb, uv1[lmv[list(INNER_LIP_UPPER)]], uv1[lmv[list(INNER_LIP_LOWER)]],
                            mouth_allowed, cfg.mouth)
