@@ -1,15 +1,14 @@
 """Drawing head meshes without the render room: flat-shaded painter's algorithm.
 
 Used by ``vasa3d head preview`` (the contact sheet) and the fitting overlay in
-the docs.  Slow-ish (a Python loop over triangles, ~50 ms a frame) and meant
-for pictures, not for training.
+the docs.  A Python loop over triangles with OpenCV's polygon filling (~10 ms a frame);
+meant for pictures, not for training.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from skimage.draw import polygon, polygon_perimeter
 
 from vasa3d.render.camera import Camera
 
@@ -71,20 +70,23 @@ def draw_mesh(vertices: torch.Tensor | np.ndarray, faces: np.ndarray, camera: Ca
     # light fixed to the camera: shade by the normal in camera coords (camera looks along +z, y down)
     light = np.array([-LIGHT[0], -LIGHT[1], -LIGHT[2]])
     shade = 0.35 + 0.65 * np.clip(np.einsum("ij,j->i", n, light), 0, 1)
-    order = np.argsort(-depth[faces].mean(1))  # far to near
+    import cv2
+
+    visible = depth[faces].min(1) > 1e-4
+    if not wireframe:
+        visible &= facing
+    order = np.where(visible)[0]
+    order = order[np.argsort(-depth[faces[order]].mean(1))]  # far to near
+    shift = 4  # cv2 draws with 1/16-pixel vertex precision
+    pix = np.round((uv - 0.5) * (1 << shift)).astype(np.int64)
+    pix = np.clip(pix, -(1 << 26), 1 << 26).astype(np.int32)
+    out = np.ascontiguousarray(out)
     for f in order:
-        if depth[faces[f]].min() <= 1e-4:
-            continue
-        if not wireframe and not facing[f]:
-            continue
-        xs, ys = uv[faces[f], 0] - 0.5, uv[faces[f], 1] - 0.5
+        pts = pix[faces[f]]
         if wireframe:
-            rr, cc = polygon_perimeter(np.round(ys), np.round(xs))
-            keep = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
-            out[rr[keep], cc[keep]] = colours[f]
+            cv2.polylines(out, [pts], True, tuple(float(c) for c in colours[f]), 1, cv2.LINE_8, shift)
         else:
-            rr, cc = polygon(ys, xs, shape=(H, W))
-            out[rr, cc] = colours[f] * shade[f]
+            cv2.fillConvexPoly(out, pts, tuple(float(c) * shade[f] for c in colours[f]), cv2.LINE_8, shift)
     out = alpha * out + (1 - alpha) * img
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
