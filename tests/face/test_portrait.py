@@ -113,7 +113,27 @@ def test_profile_view_is_refused(astronaut, monkeypatch):
         analyze_portrait(astronaut)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 3), np.float32), np.zeros((8, 8, 3), np.uint8)])
+def test_grey_portrait_is_accepted(astronaut):
+    grey = (astronaut.mean(2)).astype(np.uint8)
+    a = analyze_portrait(grey, size=256)
+    assert a.image.shape == (256, 256, 3) and a.n_faces == 1
+
+
+def test_detectors_are_per_thread():
+    import threading
+
+    from vasa3d.face import detectors
+
+    here = detectors.face_mesh(4)
+    assert detectors.face_mesh(4) is here
+    other = []
+    t = threading.Thread(target=lambda: other.append(detectors.face_mesh(4)))
+    t.start()
+    t.join()
+    assert other[0] is not here
+
+
+@pytest.mark.parametrize("bad", [np.zeros((64, 64, 2), np.uint8), np.zeros((64, 64, 3), np.float32), np.zeros((8, 8, 3), np.uint8)])
 def test_bad_arrays_are_input_errors(bad):
     with pytest.raises(InputError):
         analyze_portrait(bad)

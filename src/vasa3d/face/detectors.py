@@ -2,14 +2,14 @@
 
 mediapipe 0.10.21's legacy ``solutions`` API ships its models inside the
 wheel, so nothing is downloaded.  Building a graph costs ~0.1-0.3 s, so each
-kind is built on first use and cached; graphs are not thread-safe, so callers
-that run in several threads must build their own through the uncached
-constructors.
+kind is built on first use and cached, one per process and thread (graphs
+are neither thread- nor fork-safe).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 
 # mediapipe's C++ side logs to stderr on first use; keep the user's terminal clean.
@@ -50,20 +50,39 @@ def new_segmenter():
     return _solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
 
 
-@lru_cache(maxsize=None)
-def face_detector(full_range: bool = True):
+def _owner() -> tuple[int, int]:
+    """Graphs are neither thread- nor fork-safe: cache one per process and thread."""
+    return os.getpid(), threading.get_ident()
+
+
+@lru_cache(maxsize=64)
+def _face_detector(owner, full_range: bool):
     return new_face_detector(full_range)
 
 
-@lru_cache(maxsize=None)
-def face_mesh(max_faces: int = 1):
-    """The cached static-image face mesh."""
+@lru_cache(maxsize=64)
+def _face_mesh(owner, max_faces: int):
     return new_face_mesh(static=True, max_faces=max_faces)
 
 
-@lru_cache(maxsize=None)
-def segmenter():
+@lru_cache(maxsize=64)
+def _segmenter(owner):
     return new_segmenter()
+
+
+def face_detector(full_range: bool = True):
+    """The cached face detector of this process and thread."""
+    return _face_detector(_owner(), full_range)
+
+
+def face_mesh(max_faces: int = 1):
+    """The cached static-image face mesh of this process and thread."""
+    return _face_mesh(_owner(), max_faces)
+
+
+def segmenter():
+    """The cached selfie segmenter of this process and thread."""
+    return _segmenter(_owner())
 
 
 def tessellation_edges() -> frozenset[tuple[int, int]]:

@@ -51,6 +51,8 @@ class PortraitAnalysis:
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
+    if isinstance(image, np.ndarray) and image.ndim == 2:  # grey: replicate into RGB
+        image = np.repeat(image[..., None], 3, axis=2)
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] not in (3, 4):
         raise InputError(f"expected an RGB image array (H, W, 3), got {getattr(image, 'shape', type(image))}")
     if image.dtype != np.uint8:
