@@ -17,6 +17,8 @@ from vasa3d.progress import track
 from vasa3d.render import rasterize
 from vasa3d.render.camera import Camera
 
+from vasa3d.train.regions import head_region
+
 from .metrics import coverage, l1, psnr, ssim_value
 
 SIDE_YAWS = (-45.0, 45.0)
@@ -38,6 +40,10 @@ class EvalConfig:
     """Rasterizer backend."""
     vas: bool = True
     """Evaluate G'' (with VAS deformation); off: G' (base deformation only)."""
+    region: str = "head"
+    """Compare within the head region (head: as training does; frame: the whole foreground)."""
+    head_margin: float = 0.08
+    """Growth of the head region beyond the mesh silhouette, as a fraction of the image width."""
 
 
 def _render(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, background: Tensor, backend: str, vas: bool):
@@ -52,19 +58,13 @@ def _u8(img: Tensor) -> np.ndarray:
 def mesh_silhouette(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, erode: int = 2) -> Tensor:
     """``(H, W)`` bool: pixels covered by the avatar's head mesh (posed like the Gaussians), eroded by ``erode`` px."""
     from scipy.ndimage import binary_erosion
-    from skimage.draw import polygon
+
+    from vasa3d.train.regions import mesh_silhouette as silhouette
 
     with torch.no_grad():
         params = avatar.head_params(z_dyn[None], z_pose[None])
         verts = avatar.head(params)[0]
-    uv, depth = camera.project(verts)
-    uv = uv.cpu().numpy()
-    mask = np.zeros((camera.height, camera.width), bool)
-    for tri in avatar.head.faces.cpu().numpy():
-        if (depth[tri] <= 0).any():
-            continue
-        rr, cc = polygon(uv[tri, 1] - 0.5, uv[tri, 0] - 0.5, mask.shape)
-        mask[rr, cc] = True
+    mask = silhouette(verts, avatar.head.faces, camera.to("cpu"))
     if erode:
         mask = binary_erosion(mask, iterations=erode)
     return torch.from_numpy(mask)
@@ -91,7 +91,8 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
             renders, and front / +-45 degree views) there.
 
     Returns:
-        dict with ``psnr``, ``l1``, ``ssim``, ``perceptual`` (or ``None``),
+        dict with ``psnr``, ``l1``, ``ssim``, ``perceptual`` (or ``None``) against the frame
+        within the configured region, ``psnr_frame`` against the whole foreground,
         ``identity_distance`` (or ``None``), ``side_coverage`` (share of the head
         silhouette with alpha >= 0.98 at +-45 degrees), ``frames`` and per-frame lists.
     """
@@ -110,7 +111,7 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
         perceptual = build_perceptual(config.perceptual, config.vgg_weights).to(device)
     if portrait is None:
         portrait = _dataset_portrait(dataset)
-    per = {"psnr": [], "l1": [], "ssim": [], "perceptual": [], "identity_distance": []}
+    per = {"psnr": [], "psnr_frame": [], "l1": [], "ssim": [], "perceptual": [], "identity_distance": []}
     shown = []
     identity_missing = 0
     with torch.no_grad():
@@ -120,8 +121,14 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
             out = _render(avatar, torch.as_tensor(s.z_dyn).float().to(device), torch.as_tensor(s.z_pose).float().to(device),
                           cam, bg, config.backend, config.vas)
             pred = out.color[0]
-            target = (s.image * s.mask + bg.cpu() * (1 - s.mask)).to(device)
+            full_target = (s.image * s.mask + bg.cpu() * (1 - s.mask)).to(device)
+            mask = s.mask
+            if config.region == "head":
+                mask = mask * head_region(avatar, torch.as_tensor(s.z_dyn).float(), torch.as_tensor(s.z_pose).float(),
+                                          s.camera, config.head_margin)
+            target = (s.image * mask + bg.cpu() * (1 - mask)).to(device)
             per["psnr"].append(psnr(pred, target))
+            per["psnr_frame"].append(psnr(pred, full_target))
             per["l1"].append(l1(pred, target))
             per["ssim"].append(ssim_value(pred, target))
             if perceptual is not None:

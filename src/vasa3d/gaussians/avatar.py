@@ -207,7 +207,7 @@ class GaussianAvatar(nn.Module):
         if self.direct_mapping:
             base = params_from_latent(z_dyn, z_pose, shape)
         else:
-            base = HeadParams.neutral(b, self.head)
+            base = HeadParams.neutral(b, self.head, device=z_dyn.device)
             base = dataclasses.replace(base, shape=shape)
         if self.M_e is None:
             return base

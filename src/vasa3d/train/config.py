@@ -31,6 +31,11 @@ class TrainConfig:
     """Rasterizer backend: auto, cpu, torch or gsplat."""
     device: str = "auto"
     """auto (CUDA when present), cpu or cuda."""
+    region: Literal["head", "frame"] = "head"
+    """What the avatar must reproduce: head (the frame's foreground within the posed head mesh grown by
+    head_margin; shoulders count as background) or frame (the whole foreground mask)."""
+    head_margin: float = 0.08
+    """Growth of the head region beyond the mesh silhouette, as a fraction of the image width (hair)."""
     background: Literal["black", "white", "random"] = "black"
     """Colour behind the head in the training targets (random: a new grey each step, for clean alpha)."""
 

@@ -7,6 +7,7 @@ checkpoint files in :mod:`.checkpoint`, the progress bar in :mod:`.display`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from pathlib import Path
@@ -26,6 +27,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .display import training_bar
 from .objective import Objective, Renders
+from .regions import head_region
 from .views import consistency_view, orbit_like
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -90,6 +92,10 @@ class Trainer:
             if self.objective.adversarial is not None else None
         )
         self._writer = None
+        self._regions: dict[int, Tensor] = {}
+        # head regions come from the avatar as it was given (not as training changes it), so a resumed
+        # run sees exactly the targets of an uninterrupted one
+        self._region_avatar = copy.deepcopy(self.avatar).eval() if self.config.region == "head" else None
         self.history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------------ setup
@@ -137,15 +143,26 @@ class Trainer:
     def _batch(self):
         idx = self.dataset.train_indices
         picks = torch.randint(len(idx), (self.config.batch_size,), generator=self.sampler)
-        samples = [self.dataset[int(idx[int(i)])] for i in picks]
+        frames = [int(idx[int(i)]) for i in picks]
+        samples = [self.dataset[i] for i in frames]
         dev = self.device
         return (
             torch.stack([s.image for s in samples]).to(dev),
-            torch.stack([s.mask for s in samples]).to(dev),
+            torch.stack([self._mask(i, s) for i, s in zip(frames, samples)]).to(dev),
             torch.stack([torch.as_tensor(s.z_dyn) for s in samples]).float().to(dev),
             torch.stack([torch.as_tensor(s.z_pose) for s in samples]).float().to(dev),
             [s.camera for s in samples],
         )
+
+    def _mask(self, index: int, sample) -> Tensor:
+        """The frame's foreground ``(H, W, 1)`` within the configured region (cached per frame)."""
+        if self.config.region == "frame":
+            return sample.mask
+        if index not in self._regions:
+            self._regions[index] = head_region(self._region_avatar, torch.as_tensor(sample.z_dyn).float(),
+                                               torch.as_tensor(sample.z_pose).float(), sample.camera,
+                                               self.config.head_margin).to(torch.bool)
+        return sample.mask * self._regions[index]
 
     def _render(self, gaussians, cameras: list[Camera], background: Tensor) -> RenderOutput:
         outs = [rasterize(g, cam.to(self.device), cam.width, cam.height, background=background,
