@@ -2,7 +2,10 @@
 
 Conventions that keep them fast: every array is float32 (or int32/int64
 indices) and every float constant is a module-level ``np.float32`` so no
-float64 arithmetic sneaks in; kernels are compiled once and cached on disk.
+float64 arithmetic sneaks in; kernels are compiled once and cached on disk;
+the hot kernels allow FMA contraction, reassociation and reciprocals
+(``FASTMATH``, about 15% faster) but not the no-NaN/no-inf assumptions,
+so degenerate inputs still behave.
 
 Gaussian records are rows of a ``(M, NCOL)`` float32 array, depth-sorted
 front to back, with the columns named by the ``C_*`` indices below.
@@ -16,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 TILE = 16
+FASTMATH = {"contract", "arcp", "nsz", "afn", "reassoc"}
 
 C_U, C_V, C_A, C_B, C_C, C_OP, C_R, C_G, C_BL, C_Z, C_RX, C_RY, C_LEVEL = range(13)
 NCOL = 13
@@ -84,7 +88,7 @@ def bin_records(recs, tiles_x, tiles_y, n_threads):
     return offsets, ids
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _row_span(rec, py, x_lo, x_hi):
     """Pixel columns ``[a, b]`` (inclusive, clipped to ``[x_lo, x_hi]``) of row ``py`` the footprint may cover.
 
@@ -105,7 +109,7 @@ def _row_span(rec, py, x_lo, x_hi):
     return int(fa), int(fb)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alpha, depth, t_final, last):
     """Front-to-back blending per tile.
 
@@ -171,7 +175,7 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
                 last[y, x] = lst[p]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, last,
                        g_color, g_alpha, g_depth, g_entries, g_bg_tiles):
     """Back-walk of :func:`composite_forward`, per tile.

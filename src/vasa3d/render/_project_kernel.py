@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._kernels import C_A, C_B, C_BL, C_C, C_G, C_LEVEL, C_OP, C_R, C_RX, C_RY, C_U, C_V, C_Z, NCOL
+from ._kernels import FASTMATH, C_A, C_B, C_BL, C_C, C_G, C_LEVEL, C_OP, C_R, C_RX, C_RY, C_U, C_V, C_Z, NCOL
 
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
@@ -75,7 +75,7 @@ def _sh_channel(sh, i, ch, degree, x, y, z):
     return max(out + HALF, F0)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def project_records(means, quats, log_scales, opacity_logits, sh, degree, W, t, cam_pos,
                     fx, fy, cx, cy, width, height, eps2d, near, antialiased, recs, keep):
     """Fill ``recs (N, NCOL)`` and ``keep (N,)`` for every Gaussian (all float32 inputs)."""
@@ -264,7 +264,7 @@ def _sh_basis_grad(k, x, y, z):
     return SH_C3_6 * x * (xx - F3 * yy), SH_C3_6 * F3 * (xx - yy), -np.float32(6.0) * SH_C3_6 * x * y, F0
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def project_backward(means, quats, log_scales, opacity_logits, sh, degree, W, t, cam_pos,
                      fx, fy, cx, cy, width, height, eps2d, ids, g_recs,
                      g_means, g_quats, g_log_scales, g_logits, g_sh):
@@ -301,7 +301,7 @@ def project_backward(means, quats, log_scales, opacity_logits, sh, degree, W, t,
                                   g_means, g_quats, g_log_scales, g_logits, g_sh, s, R, JW, Bm, gBm, gR, gJW)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _project_backward_one(means, quats, log_scales, opacity_logits, sh, n_basis, W, t, cam_pos,
                           fx, fy, x_lo, x_hi, y_lo, y_hi, eps2d, i, gr,
                           g_means, g_quats, g_log_scales, g_logits, g_sh, s, R, JW, Bm, gBm, gR, gJW):
