@@ -112,7 +112,7 @@ def rasterize(
     """
     device = gaussians.means.device
     dtype = gaussians.means.dtype
-    cams = cameras.batched
+    cams = cameras.batched.to(device)
     n_cams = len(cams)
     if width < 1 or height < 1:
         raise ValueError(f"image size must be positive, got {width}x{height}")
