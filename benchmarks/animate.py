@@ -112,7 +112,7 @@ def main() -> None:
     for w in args.workers:
         for level in (1, 0):
             fps, cpu_ms = time_build(animator, motion, w, args.repeats, level)
-            print(f"| {w} | {'zlib level 1' if level else 'none'} | {fps:.1f} | {cpu_ms:.1f} | "
+            print(f"| {w} | {'masks zlib 1, frames raw' if level else 'none'} | {fps:.1f} | {cpu_ms:.1f} | "
                   f"{1000 * w / cpu_ms:.0f} |", flush=True)
 
 

@@ -64,7 +64,9 @@ class MeshWarpConfig:
     visibility_tolerance_m: float = 0.006
     """a surface point counts as shown in the portrait when it is within this depth of the portrait's z-buffer"""
     min_facing: float = 0.3
-    """a texel is used fully when the portrait saw it at least this many times as squarely as the frame does"""
+    """a texel is used sharp when the portrait saw it at least this many times as squarely as the frame does"""
+    stretch_blur: float = 0.008
+    """blur (fraction of the image size) of the portrait that stretched texels fade into"""
     body_flow_sigma: float = 0.06
     """smoothness of the body layer's motion field, as a fraction of the image size"""
     background: str = "keep"
@@ -165,15 +167,17 @@ def _shown(zbuf, pmask, u, v, z, tol):
 
 
 @njit(cache=True, nogil=True)
-def _shade(tri_id, bary, faces, attr, facing1, portrait, pmask, min_facing, out, kind):
-    """Colour every covered pixel: portrait texel, mirrored texel, or diffused vertex colour.
+def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_facing, out, kind):
+    """Colour every covered pixel from the portrait's texel, its mirror's texel, or the diffused colour.
 
     attr columns: 0-1 uv0, 2 shown0 (1 where the portrait shows the vertex), 3 facing0,
     4-5 uv of the mirror vertex, 6 its shown0, 7 its facing0, 8-10 diffused colour;
-    facing1 ``(V,)`` how squarely each vertex faces the current camera.  A texel is used fully
-    when the portrait saw it at least ``min_facing`` times as squarely as the current view does
-    and fades into the diffused colour below that (and across the edge of what the portrait
-    shows), so stretched or unseen texels never show as streaks.
+    facing1 ``(V,)`` how squarely each vertex faces the current camera.
+
+    A shown texel is used sharp when the portrait saw it at least ``min_facing`` times as
+    squarely as this view does; below that it fades into the same place of the blurred
+    portrait (a stretched texel shows as soft colour, never as streaks).  Points the portrait
+    does not show take their mirror point's texel, else the diffused colour.
     """
     H, W = tri_id.shape
     a = np.empty(11, np.float32)
@@ -188,38 +192,48 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, pmask, min_facing, out,
                 a[k] = b0 * attr[i0, k] + b1 * attr[i1, k] + b2 * attr[i2, k]
             f1 = b0 * facing1[i0] + b1 * facing1[i1] + b2 * facing1[i2]
             need = min_facing * max(f1, 1e-3)
-            w = 0.0
+            shown = 0.0
             src = 0
             if a[2] > 0.0 and a[3] > 0.0:
-                w = min(1.0, a[3] / need) * a[2] * min(1.0, 2.0 * _bilinear1(pmask, a[0], a[1]))
-            if w < 1.0 and a[6] > 0.0 and a[7] > 0.0:
-                wm = min(1.0, a[7] / need) * a[6] * min(1.0, 2.0 * _bilinear1(pmask, a[4], a[5]))
-                if wm > w:
-                    w = wm
+                shown = a[2] * min(1.0, 2.0 * _bilinear1(pmask, a[0], a[1])) * min(1.0, a[3] / 0.05)
+            if shown < 1.0 and a[6] > 0.0 and a[7] > 0.0:
+                sm = a[6] * min(1.0, 2.0 * _bilinear1(pmask, a[4], a[5])) * min(1.0, a[7] / 0.05)
+                if sm > shown:
+                    shown = sm
                     src = 4
             shade = 0.8 + 0.2 * min(1.0, max(0.0, f1))  # unseen parts get a little form from the view
             cr, cg, cb = a[8] * shade, a[9] * shade, a[10] * shade
-            if w > 0.0:
+            if shown > 0.0:
+                sharp = min(1.0, a[src + 3] / need)
                 tr, tg, tb = _sample3(portrait, a[src], a[src + 1])
-                cr = w * tr + (1.0 - w) * cr
-                cg = w * tg + (1.0 - w) * cg
-                cb = w * tb + (1.0 - w) * cb
+                if sharp < 1.0:
+                    br, bg, bb = _sample3(blurred, a[src], a[src + 1])
+                    tr = sharp * tr + (1.0 - sharp) * br
+                    tg = sharp * tg + (1.0 - sharp) * bg
+                    tb = sharp * tb + (1.0 - sharp) * bb
+                cr = shown * tr + (1.0 - shown) * cr
+                cg = shown * tg + (1.0 - shown) * cg
+                cb = shown * tb + (1.0 - shown) * cb
             out[r, c, 0] = cr
             out[r, c, 1] = cg
             out[r, c, 2] = cb
-            if w >= 0.5:
+            if shown >= 0.5:
                 kind[r, c] = 1 if src == 0 else 2
             else:
                 kind[r, c] = 3
 
 
 @njit(cache=True, nogil=True)
-def _composite(mesh_rgb, covered, flow, body, body_alpha, background, scale, out_rgb, out_mask):
-    """Background (already at the output size), then the moved body layer, then the head; to uint8."""
-    H, W = covered.shape
+def _composite(mesh_rgb, head_alpha, flow, body, body_alpha, background, scale, out_rgb, out_mask):
+    """Background (already at the output size), then the moved body layer, then the head; to uint8.
+
+    ``head_alpha (H, W)``: 1 inside the head, fractional on its rim (antialiasing), 0 outside.
+    """
+    H, W = head_alpha.shape
     for r in range(H):
         for c in range(W):
-            if covered[r, c]:
+            h = head_alpha[r, c]
+            if h >= 1.0:
                 for ch in range(3):
                     out_rgb[r, c, ch] = np.uint8(min(255.0, max(0.0, mesh_rgb[r, c, ch] * 255.0 + 0.5)))
                 out_mask[r, c] = 1.0
@@ -233,6 +247,11 @@ def _composite(mesh_rgb, covered, flow, body, body_alpha, background, scale, out
                 vr = vr * (1 - a) + br * a
                 vg = vg * (1 - a) + bg * a
                 vb = vb * (1 - a) + bb * a
+            if h > 0.0:
+                vr = vr * (1 - h) + mesh_rgb[r, c, 0] * h
+                vg = vg * (1 - h) + mesh_rgb[r, c, 1] * h
+                vb = vb * (1 - h) + mesh_rgb[r, c, 2] * h
+                a = a * (1 - h) + h
             out_rgb[r, c, 0] = np.uint8(min(255.0, max(0.0, vr * 255.0 + 0.5)))
             out_rgb[r, c, 1] = np.uint8(min(255.0, max(0.0, vg * 255.0 + 0.5)))
             out_rgb[r, c, 2] = np.uint8(min(255.0, max(0.0, vb * 255.0 + 0.5)))
@@ -271,6 +290,8 @@ class MeshWarpAnimator:
         self.size = S
         self.portrait = np.ascontiguousarray(analysis.image.astype(np.float32) / 255.0)
         self.portrait_mask = np.ascontiguousarray(np.clip(analysis.mask, 0, 1).astype(np.float32))
+        sigma = cfg.stretch_blur * S
+        self.portrait_blurred = np.ascontiguousarray(cv2.GaussianBlur(self.portrait, (0, 0), sigma, sigma))
         self.shape = fit.params.shape.detach().reshape(1, -1)
         self.faces = np.ascontiguousarray(head.faces.cpu().numpy().astype(np.int64))
         region_id = {name: i for i, name in enumerate(REGIONS)}
@@ -400,8 +421,8 @@ class MeshWarpAnimator:
         mesh_rgb = np.zeros((H, W, 3), np.float32)
         kind = np.zeros((H, W), np.int8)
         facing1 = self._facing(V1.numpy().astype(np.float64), cam)
-        _shade(R1.tri_id, R1.bary, self.faces, self.attr, facing1, self.portrait, self.portrait_mask,
-               float(cfg.min_facing), mesh_rgb, kind)
+        _shade(R1.tri_id, R1.bary, self.faces, self.attr, facing1, self.portrait, self.portrait_blurred,
+               self.portrait_mask, float(cfg.min_facing), mesh_rgb, kind)
 
         lmv = self.landmark_vertices
         # which region shows at each pixel, only around the mouth and eyes (the rest never needs it)
@@ -431,7 +452,10 @@ class MeshWarpAnimator:
         flow = body_flow(uv1, disp, self._flow_weight, W, H, cfg.body_flow_sigma)
         rgb = np.zeros((H, W, 3), np.uint8)
         mask = np.zeros((H, W), np.float32)
-        _composite(mesh_rgb, covered, flow, self.layers.body, self.layers.body_alpha, self._background(W, H),
+        # soften the head's rim: inner rim pixels mix with what is behind them
+        head_alpha = cv2.blur(covered.astype(np.float32), (3, 3))
+        head_alpha[~covered] = 0.0
+        _composite(mesh_rgb, head_alpha, flow, self.layers.body, self.layers.body_alpha, self._background(W, H),
                    float(scale_px), rgb, mask)
         return {"rgb": rgb, "mask": mask, "covered": covered, "kind": kind, "mouth": mouth, "eyes": eyes}
 
