@@ -184,8 +184,14 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
     ``g_depth (H,W)`` it writes the gradient of every list entry
     ``g_entries (E, NGRAD)`` (summed per Gaussian by :func:`reduce_entries`)
     and each tile's background gradient ``g_bg_tiles (tiles, 3)``.
-    Transmittances are recovered by dividing the final one by ``1 - alpha``
-    on the way back (alpha <= 0.999, so this never divides by zero).
+
+    With ``C = sum_i T_i a_i c_i + T_end bg`` (and likewise depth and
+    ``alpha = 1 - T_end``), ``dL/da_i = T_i q_i - (B_i) / (1 - a_i)`` where
+    ``q_i`` is the upstream gradient dotted with Gaussian i's colour and depth
+    and ``B_i`` the upstream gradient dotted with everything blended behind it
+    (background included) minus ``g_alpha T_end``; walking back to front
+    keeps ``B`` as one number per pixel.  Transmittances are recovered by
+    dividing the final one by ``1 - a_i`` (alpha <= 0.999, never 1).
     """
     n_tiles = offsets.shape[0] - 1
     for t in prange(n_tiles):
@@ -194,9 +200,11 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
         tw = min(TILE, width - x0)
         th = min(TILE, height - y0)
         T = np.ones(TILE * TILE, np.float32)
-        TN = np.ones(TILE * TILE, np.float32)
-        rest = np.zeros((TILE * TILE, 4), np.float32)  # colour and depth still to come behind
-        gc = np.zeros((TILE * TILE, 5), np.float32)  # upstream: r, g, b, alpha, depth
+        Bv = np.zeros(TILE * TILE, np.float32)
+        g0 = np.zeros(TILE * TILE, np.float32)
+        g1 = np.zeros(TILE * TILE, np.float32)
+        g2 = np.zeros(TILE * TILE, np.float32)
+        gd = np.zeros(TILE * TILE, np.float32)
         lst = np.zeros(TILE * TILE, np.int32)
         max_last = offsets[t]
         gb0 = F0
@@ -206,19 +214,16 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
             for i in range(tw):
                 p = j * TILE + i
                 y, x = y0 + j, x0 + i
-                T[p] = t_final[y, x]
-                TN[p] = t_final[y, x]
-                rest[p, 0] = T[p] * bg[0]
-                rest[p, 1] = T[p] * bg[1]
-                rest[p, 2] = T[p] * bg[2]
-                gc[p, 0] = g_color[y, x, 0]
-                gc[p, 1] = g_color[y, x, 1]
-                gc[p, 2] = g_color[y, x, 2]
-                gc[p, 3] = g_alpha[y, x]
-                gc[p, 4] = g_depth[y, x]
-                gb0 += T[p] * gc[p, 0]
-                gb1 += T[p] * gc[p, 1]
-                gb2 += T[p] * gc[p, 2]
+                tn = t_final[y, x]
+                T[p] = tn
+                g0[p] = g_color[y, x, 0]
+                g1[p] = g_color[y, x, 1]
+                g2[p] = g_color[y, x, 2]
+                gd[p] = g_depth[y, x]
+                Bv[p] = tn * (g0[p] * bg[0] + g1[p] * bg[1] + g2[p] * bg[2] - g_alpha[y, x])
+                gb0 += tn * g0[p]
+                gb1 += tn * g1[p]
+                gb2 += tn * g2[p]
                 lst[p] = last[y, x]
                 max_last = max(max_last, last[y, x])
         g_bg_tiles[t, 0] = gb0
@@ -262,21 +267,14 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
                     inv = F1 / (F1 - al)
                     Ti = T[p] * inv
                     w = al * Ti
-                    g_r += w * gc[p, 0]
-                    g_g += w * gc[p, 1]
-                    g_bl += w * gc[p, 2]
-                    g_z += w * gc[p, 4]
-                    ga = (
-                        gc[p, 0] * (Ti * cr - rest[p, 0] * inv)
-                        + gc[p, 1] * (Ti * cg - rest[p, 1] * inv)
-                        + gc[p, 2] * (Ti * cbl - rest[p, 2] * inv)
-                        + gc[p, 4] * (Ti * cz - rest[p, 3] * inv)
-                        + gc[p, 3] * TN[p] * inv
-                    )
-                    rest[p, 0] += w * cr
-                    rest[p, 1] += w * cg
-                    rest[p, 2] += w * cbl
-                    rest[p, 3] += w * cz
+                    u0, u1, u2, ud = g0[p], g1[p], g2[p], gd[p]
+                    g_r += w * u0
+                    g_g += w * u1
+                    g_bl += w * u2
+                    g_z += w * ud
+                    q = u0 * cr + u1 * cg + u2 * cbl + ud * cz
+                    ga = Ti * q - inv * Bv[p]
+                    Bv[p] += w * q
                     T[p] = Ti
                     if raw <= ALPHA_MAX:
                         g_op += ga * gauss
