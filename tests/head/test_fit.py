@@ -33,3 +33,31 @@ def test_fit_finds_the_open_smiling_mouth(astronaut_fit):
     # the astronaut smiles with parted lips: the jaw is open a little, the eyes are open
     assert e[ARKIT_INDEX["jawOpen"]] > 0.1
     assert e[ARKIT_INDEX["eyeBlinkLeft"]] < 0.3 and e[ARKIT_INDEX["eyeBlinkRight"]] < 0.3
+
+
+def test_fit_follows_a_turned_open_mouthed_face(astronaut_analysis, astronaut_fit, head):
+    """Warp the portrait to a head turned 20 degrees to its left with the jaw opened: the fit sees both."""
+    import math
+
+    from vasa3d.arkit import ARKIT_INDEX
+    from vasa3d.face import analyze_portrait
+    from vasa3d.face.synthetic import warp_frames
+    from vasa3d.head import fit_portrait
+
+    z = np.zeros((1, 52), np.float32)
+    z[0, ARKIT_INDEX["jawOpen"]] = 0.4
+    pose = np.zeros((1, 7), np.float32)
+    pose[0, 1] = 0.35
+    frame = warp_frames(astronaut_analysis.image, astronaut_fit, head, z, pose)[0]
+    fit = fit_portrait(analyze_portrait(frame, size=512), head)
+    assert fit.landmark_error < 0.03
+    jaw0 = astronaut_fit.params.expression[0, ARKIT_INDEX["jawOpen"]].item()
+    assert fit.params.expression[0, ARKIT_INDEX["jawOpen"]].item() > jaw0 + 0.15
+
+    def yaw(cam):
+        x, _, zc = cam.position.tolist()
+        return math.atan2(x, zc)
+
+    # the head turned toward +x, so in the head's frame the camera moved toward -x by about 0.35 rad
+    turn = yaw(fit.camera) - yaw(astronaut_fit.camera)
+    assert -0.5 < turn < -0.2, turn

@@ -27,7 +27,7 @@ class FitConfig:
     #: strength of the focal prior (on log focal length)
     focal_prior: float = 0.05
     #: strength of the identity prior (coefficients over their prior sigma, squared)
-    shape_prior: float = 1e-3
+    shape_prior: float = 3e-4
     #: strength of the expression prior (squared ARKit weights)
     expression_prior: float = 2e-4
     #: L-BFGS iterations

@@ -24,7 +24,7 @@ def _landmark_jacobian(head: HeadModel, params: HeadParams) -> tuple[Tensor, Ten
 
 
 def solve_arkit(landmarks: np.ndarray | Tensor, head: HeadModel, params: HeadParams | None = None,
-                iterations: int = 4, ridge: float = 1e-8, exclude: tuple[str, ...] = ("tongueOut",)) -> np.ndarray:
+                iterations: int = 4, ridge: float = 1e-6, exclude: tuple[str, ...] = ("tongueOut",)) -> np.ndarray:
     """ARKit weights that best explain 3D landmarks in the head frame.
 
     Bounded (0 <= w <= 1) linear least squares on the blendshape Jacobian,
