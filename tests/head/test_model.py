@@ -132,3 +132,23 @@ def test_posed_joints_follow_pose(head):
     # an eyeball's centre does not move when the eye rotates
     p.eyes[0, 0] = torch.tensor([0.3, 0.3, 0.0])
     assert torch.allclose(head.posed_joints(p)[0, 3], J[0, 3], atol=1e-6)
+
+
+def test_inner_mouth_shows_only_when_the_jaw_opens(head):
+    from vasa3d.head.preview import draw_mesh
+    from vasa3d.render.camera import Camera
+
+    faces = head.faces.numpy()
+    inside = (head.face_regions == REGIONS.index("mouth_interior")).numpy()
+    cols = np.where(inside[:, None], 1.0, 0.0) * np.ones((1, 3))
+    cam = Camera.orbit(0.0, 0.0, 0.6, target=(0.0, -0.05, 0.05), width=160, height=160, fov_deg=15.0)
+
+    def interior_pixels(jaw):
+        p = HeadParams.neutral(1, head)
+        p.expression[0, ARKIT_INDEX["jawOpen"]] = jaw
+        img = draw_mesh(head(p)[0].detach(), faces, cam, cols, background=np.zeros((160, 160, 3), np.uint8))
+        return int((img[..., 0] > 60).sum())
+
+    closed, open_ = interior_pixels(0.0), interior_pixels(1.0)
+    assert closed < 20
+    assert open_ > 300
