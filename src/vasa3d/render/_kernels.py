@@ -124,7 +124,10 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
         tw = min(TILE, width - x0)
         th = min(TILE, height - y0)
         T = np.ones(TILE * TILE, np.float32)
-        acc = np.zeros((TILE * TILE, 4), np.float32)
+        acc_r = np.zeros(TILE * TILE, np.float32)
+        acc_g = np.zeros(TILE * TILE, np.float32)
+        acc_b = np.zeros(TILE * TILE, np.float32)
+        acc_z = np.zeros(TILE * TILE, np.float32)
         done = np.zeros(TILE * TILE, np.bool_)
         lst = np.zeros(TILE * TILE, np.int32)
         n_done = 0
@@ -133,6 +136,7 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
             rec = recs[ids[k]]
             u, v = rec[C_U], rec[C_V]
             ca, cb, cc, op = rec[C_A], rec[C_B], rec[C_C], rec[C_OP]
+            cr, cg, cbl, cz = rec[C_R], rec[C_G], rec[C_BL], rec[C_Z]
             ry = rec[C_RY]
             r0 = max(int(math.ceil(v - ry - HALF)), y0)
             r1 = min(int(math.floor(v + ry - HALF)), y0 + th - 1)
@@ -154,10 +158,10 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
                         n_done += 1
                         continue
                     w = al * T[p]
-                    acc[p, 0] += w * rec[C_R]
-                    acc[p, 1] += w * rec[C_G]
-                    acc[p, 2] += w * rec[C_BL]
-                    acc[p, 3] += w * rec[C_Z]
+                    acc_r[p] += w * cr
+                    acc_g[p] += w * cg
+                    acc_b[p] += w * cbl
+                    acc_z[p] += w * cz
                     T[p] = tt
                     lst[p] = k + 1
             if n_done == n_px:
@@ -166,11 +170,11 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
             for i in range(tw):
                 p = j * TILE + i
                 y, x = y0 + j, x0 + i
-                color[y, x, 0] = acc[p, 0] + T[p] * bg[0]
-                color[y, x, 1] = acc[p, 1] + T[p] * bg[1]
-                color[y, x, 2] = acc[p, 2] + T[p] * bg[2]
+                color[y, x, 0] = acc_r[p] + T[p] * bg[0]
+                color[y, x, 1] = acc_g[p] + T[p] * bg[1]
+                color[y, x, 2] = acc_b[p] + T[p] * bg[2]
                 alpha[y, x] = F1 - T[p]
-                depth[y, x] = acc[p, 3]
+                depth[y, x] = acc_z[p]
                 t_final[y, x] = T[p]
                 last[y, x] = lst[p]
 
