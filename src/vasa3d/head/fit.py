@@ -22,20 +22,22 @@ from vasa3d.render.camera import Camera
 class FitConfig:
     """Portrait fitting: a weighted landmark reprojection loss plus priors."""
 
-    #: prior field of view (degrees, vertical) the focal length is pulled toward
     fov_deg: float = 14.0
-    #: strength of the focal prior (on log focal length)
+    """Prior field of view (degrees, vertical) the focal length is pulled toward."""
     focal_prior: float = 0.05
-    #: strength of the identity prior (coefficients over their prior sigma, squared)
+    """Strength of the focal prior (on the log focal length)."""
     shape_prior: float = 3e-4
-    #: strength of the expression prior (squared ARKit weights)
+    """Strength of the identity prior (coefficients over their prior sigma, squared)."""
     expression_prior: float = 2e-4
-    #: L-BFGS iterations
+    """Strength of the expression prior (squared ARKit weights)."""
     iterations: int = 150
-    #: landmark weights: lips and eyes matter most for animation, the outline least
+    """L-BFGS iterations of the joint fit."""
     lip_weight: float = 2.0
+    """Landmark weight of the lips (they matter most for animation)."""
     eye_weight: float = 2.0
+    """Landmark weight of the eyelids and irises."""
     outline_weight: float = 0.5
+    """Landmark weight of the face outline (mediapipe places it least reliably)."""
 
 
 @dataclass
@@ -77,20 +79,18 @@ def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor) -> HeadPara
 def landmark_weights(cfg: FitConfig) -> np.ndarray:
     """``(478,)`` per-landmark weights of the reprojection loss."""
     from vasa3d.head import landmark_sets as LS
-    from vasa3d.head.builtin import lip_sets
+    from vasa3d.head.builtin import MEAN_FACE, boundary_loops, lip_sets
 
+    mean_face = np.load(MEAN_FACE)
+    mirror = mean_face["mirror"]
     w = np.ones(478)
     up, lo, co = lip_sets()
     w[list(up | lo | co)] = cfg.lip_weight
-    mirror = np.load(__import__("vasa3d.head.builtin", fromlist=["MEAN_FACE"]).MEAN_FACE)["mirror"]
     eyes = list(LS.EYE_RIGHT_UPPER + LS.EYE_RIGHT_LOWER)
     w[eyes] = cfg.eye_weight
     w[[int(mirror[i]) for i in eyes]] = cfg.eye_weight
     w[468:] = cfg.eye_weight
-    from vasa3d.head.builtin import boundary_loops
-
-    tri = np.load(__import__("vasa3d.head.builtin", fromlist=["MEAN_FACE"]).MEAN_FACE)["triangles"]
-    w[boundary_loops(tri)[0]] = cfg.outline_weight
+    w[boundary_loops(mean_face["triangles"])[0]] = cfg.outline_weight
     return w
 
 
