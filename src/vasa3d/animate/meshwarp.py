@@ -65,6 +65,8 @@ class MeshWarpConfig:
     """a surface point counts as shown in the portrait when it is within this depth of the portrait's z-buffer"""
     min_facing: float = 0.3
     """a texel is used sharp when the portrait saw it at least this many times as squarely as the frame does"""
+    inner_depth_bias_m: float = 0.02
+    """the inside of the mouth is drawn as if this much farther away (eyeballs a quarter of it)"""
     stretch_blur: float = 0.008
     """blur (fraction of the image size) of the portrait that stretched texels fade into"""
     body_flow_sigma: float = 0.06
@@ -298,6 +300,7 @@ class MeshWarpAnimator:
         self.face_region = head.face_regions.cpu().numpy()
         self._r_mouth = region_id["mouth_interior"]
         self._r_eyeball = region_id["eyeballs"]
+        self._skin_regions = np.array([region_id[n] for n in ("face", "lips", "eyes") if n in region_id] + [-2])
         self.landmark_vertices = head.landmark_vertices.cpu().numpy()
 
         with torch.no_grad():
@@ -340,6 +343,8 @@ class MeshWarpAnimator:
         if cfg.background == "black":
             self.layers.background[:] = 0.0
         self._backgrounds: dict[tuple[int, int], np.ndarray] = {}
+        self._depth_bias = np.where(vregion == self._r_mouth, cfg.inner_depth_bias_m,
+                                    np.where(vregion == self._r_eyeball, 0.25 * cfg.inner_depth_bias_m, 0.0))
         lm = analysis.landmarks[:, :2].astype(np.float64)
         self.eyes: list[EyeAppearance] = [
             eye_appearance(analysis.image, lm[list(c)], lm[list(i)]) for c, i in zip(EYE_CONTOURS, IRISES)
@@ -417,7 +422,9 @@ class MeshWarpAnimator:
         cfg = self.config
         V1 = self.vertices(z_dyn, z_pose)
         uv1, z1 = (t.numpy().astype(np.float64) for t in cam.project(V1))
-        R1 = rasterize_mesh(uv1, z1, self.faces, W, H)
+        # inner parts lose every depth tie with the skin: where the jaw or the eyeball pokes
+        # through the skin it stays hidden, inside the mouth and eye openings it shows
+        R1 = rasterize_mesh(uv1, z1 + self._depth_bias, self.faces, W, H)
         mesh_rgb = np.zeros((H, W, 3), np.float32)
         kind = np.zeros((H, W), np.int8)
         facing1 = self._facing(V1.numpy().astype(np.float64), cam)
@@ -432,10 +439,12 @@ class MeshWarpAnimator:
         region = np.full((H, W), -2, np.int64)
         tri = R1.tri_id[y0:y1, x0:x1]
         region[y0:y1, x0:x1] = np.where(tri >= 0, self.face_region[np.maximum(tri, 0)], -1)
-        mouth_allowed = (region == self._r_mouth) | (region == -1)
+        # inside the lip and eyelid contours, whatever is not facial skin is the inside of the mouth or the eye
+        inner = ~np.isin(region, self._skin_regions)
+        mouth_allowed = inner
         mouth = draw_mouth(mesh_rgb, uv1[lmv[list(INNER_LIP_UPPER)]], uv1[lmv[list(INNER_LIP_LOWER)]],
                            mouth_allowed, cfg.mouth)
-        eye_allowed = (region == self._r_eyeball) | (region == -1)
+        eye_allowed = inner
         eyes = np.zeros((H, W), bool)
         for contour, iris, app, offset in zip(EYE_CONTOURS, IRISES, self.eyes, self._iris_offset):
             c_uv = uv1[lmv[list(contour)]]
