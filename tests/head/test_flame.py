@@ -59,7 +59,7 @@ def _flame_dict(head, Ch):
     }
 
 
-@pytest.mark.parametrize("protocol", [0, 2])
+@pytest.mark.parametrize("protocol", [0, 2, 4])
 def test_synthetic_flame_file_loads(tmp_path, fake_chumpy, head, protocol):
     path = tmp_path / "generic_model.pkl"
     path.write_bytes(pickle.dumps(_flame_dict(head, fake_chumpy), protocol=protocol))

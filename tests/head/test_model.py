@@ -152,3 +152,25 @@ def test_inner_mouth_shows_only_when_the_jaw_opens(head):
     closed, open_ = interior_pixels(0.0), interior_pixels(1.0)
     assert closed < 20
     assert open_ > 300
+
+
+def test_gradcheck_float64():
+    """Rodrigues (incl. at zero) and the whole skinned head, against finite differences in float64."""
+    aa = torch.tensor([[0.3, -0.2, 0.1], [0.0, 0.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(axis_angle_to_matrix, (aa,))
+    head = build_head().double()
+    ids = head.landmark_vertices[[1, 13, 14, 152, 159, 468, 473]]
+    base = HeadParams.neutral(1, head, dtype=torch.float64)
+
+    def f(shape, expression, jaw, eyes, rotation):
+        p = base.replace(shape=shape, expression=expression, jaw=jaw, eyes=eyes, rotation=rotation)
+        return head(p, ids)
+
+    g = torch.Generator().manual_seed(0)
+    args = (0.3 * torch.randn(1, head.n_shape, generator=g, dtype=torch.float64),
+            torch.rand(1, 52, generator=g, dtype=torch.float64) * 0.5,
+            0.1 * torch.randn(1, 3, generator=g, dtype=torch.float64),
+            0.1 * torch.randn(1, 2, 3, generator=g, dtype=torch.float64),
+            0.2 * torch.randn(1, 3, generator=g, dtype=torch.float64))
+    args = tuple(a.requires_grad_(True) for a in args)
+    assert torch.autograd.gradcheck(f, args, atol=1e-6)
