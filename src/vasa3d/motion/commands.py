@@ -59,6 +59,10 @@ def run_motion(args: argparse.Namespace) -> int:
         config.gaze = args.gaze
     if args.transcript is not None:
         config.transcript = args.transcript
+    if args.diffusion_model is not None:
+        config.diffusion_model = args.diffusion_model
+        if args.generator is None:
+            config.generator = "diffusion"
     phonemes = _read_phonemes(args.phonemes) if args.phonemes else None
     samples, sr = load_audio(args.audio, sr=16000)
     motion = audio_to_motion(samples, sr, config, phonemes=phonemes)
@@ -71,6 +75,21 @@ def run_motion(args: argparse.Namespace) -> int:
         plot_motion(motion, plot, samples, sr, phonemes, title=os.path.basename(args.audio))
     if not getattr(args, "quiet", False):
         print(f"{len(motion)} frames ({motion.duration:.2f} s at {motion.fps:g} fps) -> {out}")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from vasa3d.config import dataclass_from_args
+    from vasa3d.motion.diffusion import DiffusionConfig
+    from vasa3d.motion.train_audio2motion import TrainAudio2MotionConfig, pairs_from_videos, train_audio2motion
+
+    out = _output_path(args.output, "model file", (".safetensors",))
+    quiet = getattr(args, "quiet", False)
+    pairs = pairs_from_videos(args.videos, quiet=quiet)
+    train_audio2motion(pairs, out, dataclass_from_args(DiffusionConfig, args),
+                       dataclass_from_args(TrainAudio2MotionConfig, args), resume=args.resume, quiet=quiet)
+    if not quiet:
+        print(f"trained on {len(pairs)} videos ({sum(len(p.motion) for p in pairs)} frames) -> {out}")
     return 0
 
 
@@ -106,8 +125,25 @@ def register(subparsers) -> None:
     p.add_argument("--transcript", metavar="TEXT", help="what is said: phones are then force-aligned")
     p.add_argument("--phonemes", metavar="TIMING", help="known phone timing: JSON [[phone, start, end], ...] "
                                                          "or 'PHONE START END' lines (ARPAbet, seconds)")
+    p.add_argument("--diffusion-model", metavar="MODEL", help="model of the diffusion generator "
+                                                             "(from 'vasa3d train-audio2motion'); selects it")
     add_dataclass_args(p, MotionConfig)
     p.set_defaults(func=run_motion)
+
+    from vasa3d.motion.diffusion import DiffusionConfig
+    from vasa3d.motion.train_audio2motion import TrainAudio2MotionConfig
+
+    t = subparsers.add_parser(
+        "train-audio2motion", help="train the diffusion audio-to-motion generator on talking videos",
+        description="Track every video in a folder (face tracker), pair its motion with its sound, and train "
+                    "the diffusion transformer that turns speech into motion. Checkpoints go to OUTPUT and "
+                    "OUTPUT.optim every --checkpoint-every steps; --resume continues from them.")
+    t.add_argument("videos", metavar="VIDEOS", help="folder of talking-head videos with sound")
+    t.add_argument("-o", "--output", required=True, metavar="MODEL.safetensors")
+    t.add_argument("--resume", action="store_true", help="continue from OUTPUT and OUTPUT.optim")
+    add_dataclass_args(t, TrainAudio2MotionConfig)
+    add_dataclass_args(t, DiffusionConfig)
+    t.set_defaults(func=run_train)
 
     s = subparsers.add_parser(
         "say", help="offline text-to-speech (the built-in formant synthesizer)",

@@ -37,8 +37,11 @@ class MotionConfig:
     (``emotion`` to ``seed``) are the control signals of VASA-1 that VASA-3D inherits.
     """
 
-    generator: Literal["phonetic", "loudness"] = "phonetic"
-    """'phonetic': visemes from formants, closures and phone labels, jaw from loudness; 'loudness': jaw and lips follow loudness only."""
+    generator: Literal["phonetic", "loudness", "diffusion"] = "phonetic"
+    """'phonetic': visemes from formants, closures and phone labels, jaw from loudness; 'loudness': jaw and
+    lips follow loudness only; 'diffusion': a trained diffusion transformer (needs diffusion_model)."""
+    diffusion_model: str | None = None
+    """Model file of the 'diffusion' generator (made by 'vasa3d train-audio2motion')."""
     recognizer: Literal["none", "allphone"] = "none"
     """Phone labels for the phonetic generator when no transcript or timing is given: 'allphone' runs
     pocketsphinx phone recognition (streams, ~20-35x real time), 'none' uses acoustic shapes only."""
@@ -94,8 +97,11 @@ class MotionConfig:
             raise InputError("lookahead must be in [0, 1] s and at least the lip lead")
         if self.recognizer not in ("none", "allphone"):
             raise InputError(f"unknown phone recognizer '{self.recognizer}'; use none or allphone")
-        if self.generator not in ("phonetic", "loudness"):
-            raise InputError(f"unknown motion generator '{self.generator}'; use phonetic or loudness")
+        if self.generator not in ("phonetic", "loudness", "diffusion"):
+            raise InputError(f"unknown motion generator '{self.generator}'; use phonetic, loudness or diffusion")
+        if self.generator == "diffusion" and not self.diffusion_model:
+            raise InputError("the diffusion generator needs a model file: train one with "
+                             "'vasa3d train-audio2motion' and pass --diffusion-model")
         gaze = tuple(float(g) for g in self.gaze)
         if len(gaze) != 2 or abs(gaze[0]) > 40 or abs(gaze[1]) > 30:
             raise InputError(f"gaze must be (yaw, pitch) degrees within +-40 and +-30, got {self.gaze}")

@@ -87,6 +87,8 @@ class MotionStream:
     def __init__(self, sample_rate: int, config: MotionConfig | None = None,
                  phonemes: list[tuple[str, float, float]] | None = None):
         self.config = cfg = (config or MotionConfig()).validate()
+        if cfg.generator == "diffusion":
+            raise InputError("use open_stream() (or DiffusionStream) to stream the diffusion generator")
         as_mono_float(np.zeros(1, np.float32), sample_rate)  # validates the rate
         self.sample_rate = int(sample_rate)
         self.resampler = StreamResampler(self.sample_rate)
@@ -325,6 +327,10 @@ def audio_to_motion(samples: np.ndarray, sample_rate: int, config: MotionConfig 
     if len(x) / sample_rate > 4 * 3600:
         raise InputError(f"the audio is {len(x) / sample_rate / 3600:.1f} hours long; split it below 4 hours")
     config = (config or MotionConfig()).validate()
+    if config.generator == "diffusion":
+        from vasa3d.motion.diffusion import DiffusionModel, diffusion_motion
+
+        return diffusion_motion(x, sample_rate, DiffusionModel.load(config.diffusion_model), config)
     if config.generator == "phonetic" and config.transcript and phonemes is None:
         from vasa3d.motion.audio import resample
         from vasa3d.motion.phonetic import align_transcript
@@ -332,3 +338,17 @@ def audio_to_motion(samples: np.ndarray, sample_rate: int, config: MotionConfig 
         phonemes = align_transcript(resample(x, sample_rate), config.transcript, config.pocketsphinx_model)
     stream = MotionStream(sample_rate, config, phonemes)
     return concat_latents([stream.push(x), stream.flush()], stream.config.fps)
+
+
+def open_stream(sample_rate: int, config: MotionConfig | None = None,
+                phonemes: list[tuple[str, float, float]] | None = None):
+    """A stream for ``config.generator``: :class:`MotionStream`, or a ``DiffusionStream`` for 'diffusion'.
+
+    Both have ``push(samples) -> MotionLatent`` and ``flush() -> MotionLatent``.
+    """
+    config = (config or MotionConfig()).validate()
+    if config.generator == "diffusion":
+        from vasa3d.motion.diffusion import DiffusionModel, DiffusionStream
+
+        return DiffusionStream(DiffusionModel.load(config.diffusion_model), sample_rate, config)
+    return MotionStream(sample_rate, config, phonemes)

@@ -1,0 +1,347 @@
+"""The ``diffusion`` audio-to-motion generator: a small diffusion transformer over motion windows (VASA-1 style).
+
+Each step generates a window of ``window`` frames (80 ms at 25 fps) of the motion latent
+x = [z_dyn, z_pose], conditioned on
+
+* the log-mel features of the window's frames and of ``audio_ahead`` frames after it,
+* the ``context`` frames generated before it (continuity), and
+* the control signals (emotion with intensity, gaze, head distance, motion intensity),
+
+with classifier-free guidance (the audio and the controls are dropped together with probability
+``p_uncond`` in training; sampling mixes ``uncond + cfg_scale * (cond - uncond)``). The network
+predicts the clean window x0 from a noisy one (cosine noise schedule, ``train_steps`` levels);
+sampling runs ``sample_steps`` deterministic DDIM steps from noise drawn from ``(seed, window index)``,
+so a stream and an offline call produce the same frames. A frame's look-ahead is the rest of its
+window plus ``audio_ahead`` frames plus 12.5 ms: 92.5 ms with the defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from vasa3d.errors import InputError, MissingAssetError
+from vasa3d.motion.config import EMOTIONS, MotionConfig
+from vasa3d.motion.latent import MotionLatent
+from vasa3d.motion.melspec import FRAME_DIM
+
+MOTION_DIM = 52 + 7
+CONTROL_DIM = len(EMOTIONS) + 4
+
+
+@dataclass
+class DiffusionConfig:
+    """Shape and sampling of the motion diffusion transformer."""
+
+    window: int = 2
+    """Frames generated per step (2 = 80 ms at 25 fps)."""
+    context: int = 8
+    """Previous frames the model sees for continuity."""
+    audio_ahead: int = 1
+    """Frames of audio after the window that the model may hear."""
+    d_model: int = 128
+    """Transformer width."""
+    layers: int = 4
+    """Transformer layers."""
+    heads: int = 4
+    """Attention heads."""
+    train_steps: int = 100
+    """Noise levels of the diffusion process."""
+    sample_steps: int = 8
+    """DDIM steps when generating."""
+    cfg_scale: float = 1.5
+    """Classifier-free guidance scale (1 = no guidance)."""
+    p_uncond: float = 0.1
+    """Probability of dropping the audio and controls in training."""
+    fps: float = 25.0
+    """Motion frame rate."""
+
+
+def control_vector(config: MotionConfig) -> np.ndarray:
+    """``(9,)`` emotion one-hot times intensity, gaze / 30 degrees, log head distance, motion intensity - 1."""
+    v = np.zeros(CONTROL_DIM, np.float32)
+    if config.emotion != "neutral":
+        v[EMOTIONS.index(config.emotion)] = config.emotion_intensity
+    v[len(EMOTIONS):len(EMOTIONS) + 2] = np.asarray(config.gaze, np.float32) / 30.0
+    v[len(EMOTIONS) + 2] = math.log(config.head_distance)
+    v[len(EMOTIONS) + 3] = config.motion_intensity - 1.0
+    return v
+
+
+def _timestep_embedding(t: Tensor, dim: int) -> Tensor:
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None, :]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+def cosine_alpha_bar(steps: int) -> Tensor:
+    """``(steps + 1,)`` cumulative signal fraction, from 1 (clean) to ~0 (pure noise)."""
+    s = 0.008
+    t = torch.linspace(0, 1, steps + 1)
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    return (f / f[0]).clamp(1e-5, 1.0)
+
+
+class MotionDiT(nn.Module):
+    """Denoiser ``f(x_t, t, audio, context, controls) -> x0`` over one window.
+
+    Tokens: ``context`` frames of previous motion, then ``window`` noisy frames, then
+    ``audio_ahead`` audio-only frames. Every token carries its frame's audio features; the
+    timestep and control embeddings are added to all tokens.
+
+    Shapes: x_t ``(B, W, 59)``, t ``(B,)``, audio ``(B, C + W + A, 160)``, context ``(B, C, 59)``,
+    context_mask ``(B, C)`` (1 where a previous frame exists), controls ``(B, 9)``,
+    cond_mask ``(B,)`` (0 drops audio and controls); returns x0 ``(B, W, 59)``.
+    """
+
+    def __init__(self, cfg: DiffusionConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        n_tokens = cfg.context + cfg.window + cfg.audio_ahead
+        self.motion_in = nn.Linear(MOTION_DIM, d)
+        self.audio_in = nn.Sequential(nn.Linear(FRAME_DIM, d), nn.GELU(), nn.Linear(d, d))
+        self.control_in = nn.Linear(CONTROL_DIM, d)
+        self.time_in = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
+        self.position = nn.Parameter(torch.zeros(n_tokens, d))
+        self.kind = nn.Parameter(torch.zeros(3, d))  # context, target, audio-only
+        self.null_audio = nn.Parameter(torch.zeros(d))
+        self.null_control = nn.Parameter(torch.zeros(d))
+        layer = nn.TransformerEncoderLayer(d, cfg.heads, 4 * d, dropout=0.0, batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        self.out_norm = nn.LayerNorm(d)
+        self.out = nn.Linear(d, MOTION_DIM)
+        nn.init.normal_(self.position, std=0.02)
+        nn.init.normal_(self.kind, std=0.02)
+
+    def forward(self, x_t: Tensor, t: Tensor, audio: Tensor, context: Tensor, context_mask: Tensor,
+                controls: Tensor, cond_mask: Tensor) -> Tensor:
+        cfg = self.cfg
+        B = x_t.shape[0]
+        C, W, A = cfg.context, cfg.window, cfg.audio_ahead
+        keep = cond_mask[:, None, None].to(x_t.dtype)
+        audio_tok = self.audio_in(audio) * keep + self.null_audio * (1 - keep)
+        ctrl = self.control_in(controls) * keep[:, 0] + self.null_control * (1 - keep[:, 0])
+        glob = self.time_in(_timestep_embedding(t, cfg.d_model)) + ctrl  # (B, d)
+        ctx_tok = self.motion_in(context) * context_mask[..., None] + self.kind[0]
+        tgt_tok = self.motion_in(x_t) + self.kind[1]
+        ahead_tok = torch.zeros(B, A, cfg.d_model, dtype=x_t.dtype, device=x_t.device) + self.kind[2]
+        tokens = torch.cat([ctx_tok, tgt_tok, ahead_tok], dim=1) + audio_tok + self.position + glob[:, None, :]
+        h = self.blocks(tokens)
+        return self.out(self.out_norm(h[:, C:C + W]))
+
+
+class DiffusionModel(nn.Module):
+    """:class:`MotionDiT` plus the motion normalisation learnt from the training data, and sampling."""
+
+    def __init__(self, cfg: DiffusionConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or DiffusionConfig()
+        self.net = MotionDiT(self.cfg)
+        self.register_buffer("motion_mean", torch.zeros(MOTION_DIM))
+        self.register_buffer("motion_std", torch.ones(MOTION_DIM))
+        self.register_buffer("audio_mean", torch.zeros(FRAME_DIM))
+        self.register_buffer("audio_std", torch.ones(FRAME_DIM))
+        self.register_buffer("alpha_bar", cosine_alpha_bar(self.cfg.train_steps))
+
+    # ------------------------------------------------------------- normalising
+    def norm_motion(self, m: Tensor) -> Tensor:
+        return (m - self.motion_mean) / self.motion_std
+
+    def denorm_motion(self, m: Tensor) -> Tensor:
+        return m * self.motion_std + self.motion_mean
+
+    def norm_audio(self, a: Tensor) -> Tensor:
+        return (a - self.audio_mean) / self.audio_std
+
+    # ---------------------------------------------------------------- training
+    def loss(self, target: Tensor, audio: Tensor, context: Tensor, context_mask: Tensor, controls: Tensor,
+             generator: torch.Generator | None = None) -> Tensor:
+        """Mean squared error of the predicted clean window; inputs are *normalised* except controls.
+
+        Shapes: target ``(B, W, 59)``, audio ``(B, C + W + A, 160)``, context ``(B, C, 59)``,
+        context_mask ``(B, C)``, controls ``(B, 9)``.
+        """
+        B = target.shape[0]
+        t = torch.randint(1, self.cfg.train_steps + 1, (B,), generator=generator)
+        ab = self.alpha_bar[t][:, None, None]
+        noise = torch.randn(target.shape, generator=generator)
+        x_t = ab.sqrt() * target + (1 - ab).sqrt() * noise
+        cond = (torch.rand(B, generator=generator) >= self.cfg.p_uncond).float()
+        x0 = self.net(x_t, t, audio, context, context_mask, controls, cond)
+        return torch.mean((x0 - target) ** 2)
+
+    # ---------------------------------------------------------------- sampling
+    @torch.no_grad()
+    def sample_window(self, audio: Tensor, context: Tensor, context_mask: Tensor, controls: Tensor,
+                      noise: Tensor) -> Tensor:
+        """DDIM sampling of one window per batch row; everything normalised; returns ``(B, W, 59)``."""
+        cfg = self.cfg
+        B = noise.shape[0]
+        times = torch.linspace(cfg.train_steps, 0, cfg.sample_steps + 1).round().long()
+        x = noise
+        guided = cfg.cfg_scale != 1.0
+        for i in range(cfg.sample_steps):
+            t, t_next = times[i], times[i + 1]
+            tt = t.repeat(B)
+            if guided:
+                both = self.net(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([audio, audio]),
+                                torch.cat([context, context]), torch.cat([context_mask, context_mask]),
+                                torch.cat([controls, controls]),
+                                torch.cat([torch.ones(B), torch.zeros(B)]))
+                cond, uncond = both[:B], both[B:]
+                x0 = uncond + cfg.cfg_scale * (cond - uncond)
+            else:
+                x0 = self.net(x, tt, audio, context, context_mask, controls, torch.ones(B))
+            ab, ab_next = self.alpha_bar[t], self.alpha_bar[t_next]
+            eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt().clamp_min(1e-6)
+            x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
+        return x
+
+    # ------------------------------------------------------------------- files
+    def save(self, path) -> None:
+        """One safetensors file: weights and buffers, with the config in its metadata; atomic."""
+        import os
+
+        from safetensors.torch import save_file
+
+        tmp = f"{path}.part"
+        tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+        save_file(tensors, tmp, metadata={"format": "vasa3d-audio2motion", "version": "1",
+                                          "config": json.dumps(asdict(self.cfg))})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path) -> "DiffusionModel":
+        """Read a file written by :meth:`save` (safetensors: nothing is unpickled)."""
+        import os
+
+        from safetensors import safe_open
+
+        if not os.path.isfile(path):
+            raise MissingAssetError(f"audio-to-motion model not found: {path}; train one with 'vasa3d train-audio2motion'")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                if meta.get("format") != "vasa3d-audio2motion":
+                    raise InputError(f"{path} is not a vasa3d audio-to-motion model")
+                cfg = DiffusionConfig(**json.loads(meta["config"]))
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except InputError:
+            raise
+        except Exception as exc:  # safetensors raises several kinds for a damaged file
+            raise InputError(f"{path} is not a readable audio-to-motion model ({exc.__class__.__name__})") from None
+        model = cls(cfg)
+        model.load_state_dict(tensors)
+        model.eval()
+        return model
+
+
+@dataclass
+class _StreamState:
+    generated: list[np.ndarray] = field(default_factory=list)  # normalised frames (59,)
+    audio: list[np.ndarray] = field(default_factory=list)  # normalised per-frame features (160,)
+    first_frame: int = 0  # frame index of generated[0] and audio[0]
+
+
+class DiffusionStream:
+    """Chunk-by-chunk generation with a trained :class:`DiffusionModel`; see :class:`MotionStream`."""
+
+    def __init__(self, model: DiffusionModel, sample_rate: int, config: MotionConfig | None = None):
+        from vasa3d.motion.audio import StreamResampler, as_mono_float
+        from vasa3d.motion.melspec import LogMelStream
+
+        self.model = model.eval()
+        self.config = (config or MotionConfig()).validate()
+        if abs(self.config.fps - model.cfg.fps) > 1e-6:
+            raise InputError(f"this model makes {model.cfg.fps:g} fps motion; set fps to match")
+        as_mono_float(np.zeros(1, np.float32), sample_rate)
+        self.sample_rate = int(sample_rate)
+        self.resampler = StreamResampler(self.sample_rate)
+        self.mel = LogMelStream(model.cfg.fps)
+        self.controls = torch.from_numpy(control_vector(self.config))[None]
+        self.state = _StreamState()
+        self.window_index = 0
+        self.n_in = 0
+
+    def _feats(self, feats: np.ndarray) -> None:
+        if len(feats):
+            normed = self.model.norm_audio(torch.from_numpy(feats)).numpy()
+            self.state.audio.extend(normed)
+
+    def _generate(self, total_frames: int | None) -> MotionLatent:
+        cfg = self.model.cfg
+        C, W, A = cfg.context, cfg.window, cfg.audio_ahead
+        st = self.state
+        out = []
+        while True:
+            start = self.window_index * W
+            if total_frames is not None and start >= total_frames:
+                break
+            have = st.first_frame + len(st.audio)
+            if total_frames is None and have < start + W + A:
+                break
+            # audio rows for frames start - C .. start + W + A - 1 (edges repeat the nearest frame)
+            idx = np.clip(np.arange(start - C, start + W + A), 0, max(have - 1, 0)) - st.first_frame
+            silence = np.full(FRAME_DIM, 0.0, np.float32)
+            audio = np.stack([st.audio[i] if 0 <= i < len(st.audio) else silence for i in idx])
+            ctx = np.zeros((C, MOTION_DIM), np.float32)
+            mask = np.zeros(C, np.float32)
+            for j, f in enumerate(range(start - C, start)):
+                k = f - st.first_frame
+                if f >= 0 and 0 <= k < len(st.generated):
+                    ctx[j], mask[j] = st.generated[k], 1.0
+            gen = torch.Generator().manual_seed(int(self.config.seed) * 1_000_003 + self.window_index)
+            noise = torch.randn((1, W, MOTION_DIM), generator=gen)
+            x = self.model.sample_window(torch.from_numpy(audio)[None], torch.from_numpy(ctx)[None],
+                                         torch.from_numpy(mask)[None], self.controls, noise)[0].numpy()
+            st.generated.extend(x)
+            out.append(x)
+            self.window_index += 1
+            keep = C + W + A + 8
+            if len(st.generated) > keep * 4:
+                drop = len(st.generated) - keep
+                st.generated = st.generated[drop:]
+                st.audio = st.audio[drop:]
+                st.first_frame += drop
+        if not out:
+            return MotionLatent(np.zeros((0, 52)), np.zeros((0, 7)), cfg.fps)
+        frames = self.model.denorm_motion(torch.from_numpy(np.concatenate(out))).numpy()
+        if total_frames is not None:
+            frames = frames[: max(0, total_frames - (self.window_index * W - len(frames)))]
+        z_dyn = np.clip(frames[:, :52], 0.0, 1.0)
+        return MotionLatent(z_dyn, frames[:, 52:], cfg.fps)
+
+    def push(self, samples: np.ndarray) -> MotionLatent:
+        from vasa3d.motion.audio import as_mono_float
+
+        x = np.asarray(samples)
+        if x.size:
+            x = as_mono_float(x, self.sample_rate)
+            self.n_in += len(x)
+            self._feats(self.mel.push(self.resampler.push(x)))
+        return self._generate(None)
+
+    def flush(self) -> MotionLatent:
+        x16 = self.resampler.flush()
+        self._feats(self.mel.push(x16, final=True))
+        total = max(1, int(np.ceil(self.n_in / self.sample_rate * self.model.cfg.fps - 1e-6)))
+        return self._generate(total)
+
+
+def diffusion_motion(samples: np.ndarray, sample_rate: int, model: DiffusionModel,
+                     config: MotionConfig | None = None) -> MotionLatent:
+    """Offline generation with a trained model (the stream fed in one piece)."""
+    from vasa3d.motion.audio import as_mono_float
+    from vasa3d.motion.generate import concat_latents
+
+    x = as_mono_float(samples, sample_rate)
+    stream = DiffusionStream(model, sample_rate, config)
+    with torch.no_grad():
+        return concat_latents([stream.push(x), stream.flush()], model.cfg.fps)
