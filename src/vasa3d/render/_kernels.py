@@ -129,6 +129,7 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
         acc_b = np.zeros(TILE * TILE, np.float32)
         acc_z = np.zeros(TILE * TILE, np.float32)
         done = np.zeros(TILE * TILE, np.bool_)
+        row_done = np.zeros(TILE, np.int32)  # finished pixels per row: full rows are skipped
         lst = np.zeros(TILE * TILE, np.int32)
         n_done = 0
         n_px = tw * th
@@ -141,6 +142,8 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
             r0 = max(int(math.ceil(v - ry - HALF)), y0)
             r1 = min(int(math.floor(v + ry - HALF)), y0 + th - 1)
             for py in range(r0, r1 + 1):
+                if row_done[py - y0] == tw:
+                    continue
                 a, b = _row_span(rec, py, x0, x0 + tw - 1)
                 dy = np.float32(py) + HALF - v
                 for px in range(a, b + 1):
@@ -156,6 +159,7 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
                     if tt <= T_MIN:
                         done[p] = True
                         n_done += 1
+                        row_done[py - y0] += 1
                         continue
                     w = al * T[p]
                     acc_r[p] += w * cr
@@ -210,6 +214,7 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
         g2 = np.zeros(TILE * TILE, np.float32)
         gd = np.zeros(TILE * TILE, np.float32)
         lst = np.zeros(TILE * TILE, np.int32)
+        row_last = np.zeros(TILE, np.int32)  # rows whose pixels all ended before entry k are skipped
         max_last = offsets[t]
         gb0 = F0
         gb1 = F0
@@ -229,6 +234,7 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
                 gb1 += tn * g1[p]
                 gb2 += tn * g2[p]
                 lst[p] = last[y, x]
+                row_last[j] = max(row_last[j], last[y, x])
                 max_last = max(max_last, last[y, x])
         g_bg_tiles[t, 0] = gb0
         g_bg_tiles[t, 1] = gb1
@@ -255,6 +261,8 @@ def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, 
             r0 = max(int(math.ceil(v - ry - HALF)), y0)
             r1 = min(int(math.floor(v + ry - HALF)), y0 + th - 1)
             for py in range(r0, r1 + 1):
+                if k >= row_last[py - y0]:
+                    continue
                 a, b = _row_span(rec, py, x0, x0 + tw - 1)
                 dy = np.float32(py) + HALF - v
                 for px in range(a, b + 1):
