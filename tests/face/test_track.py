@@ -84,3 +84,10 @@ def test_bad_videos(tmp_path):
     grey = np.full((5, 128, 128, 3), 128, np.uint8)
     with pytest.raises(FaceNotFoundError):
         track_video(list(grey))
+
+
+def test_bad_settings_refused(clip):
+    from vasa3d.face import TrackConfig
+
+    with pytest.raises(InputError, match="out of range"):
+        track_video(list(clip[0][:2]), config=TrackConfig(smoothing=-1))

@@ -157,6 +157,8 @@ def track_frames(frames: Iterable[np.ndarray], head=None, config: TrackConfig | 
     from vasa3d.progress import track
 
     cfg = config or TrackConfig()
+    if cfg.iterations < 1 or cfg.smoothing < 0 or cfg.fps <= 0 or cfg.expression_prior < 0 or cfg.temporal_prior < 0:
+        raise InputError("tracking settings out of range: iterations >= 1, fps > 0, smoothing and priors >= 0")
     head = head or build_head()
     mesh = detectors.new_face_mesh(static=False)  # tracking mode keeps state: one graph per video
     lms: list[np.ndarray | None] = []
