@@ -40,7 +40,7 @@ from scipy.spatial import cKDTree
 from vasa3d.animate.eyes import EyeAppearance, draw_eye, eye_appearance
 from vasa3d.animate.layers import PortraitLayers, body_flow, make_layers
 from vasa3d.animate.mouth import MouthStyle, draw_mouth
-from vasa3d.animate.raster import rasterize_mesh
+from vasa3d.animate.raster import interpolate, rasterize_mesh
 from vasa3d.render.camera import Camera
 
 __all__ = ["MeshWarpConfig", "MeshWarpAnimator"]
@@ -65,6 +65,8 @@ class MeshWarpConfig:
     """a surface point counts as shown in the portrait when it is within this depth of the portrait's z-buffer"""
     min_facing: float = 0.3
     """a texel is used sharp when the portrait saw it at least this many times as squarely as the frame does"""
+    neck_fade_m: tuple[float, float] = (-0.07, -0.13)
+    """the neck mesh is opaque above the first height (metres, head frame) and gone below the second"""
     inner_depth_bias_m: float = 0.02
     """the inside of the mouth is drawn as if this much farther away (eyeballs a quarter of it)"""
     stretch_blur: float = 0.008
@@ -339,7 +341,14 @@ class MeshWarpAnimator:
         self.attr = np.ascontiguousarray(np.concatenate([
             uv0, vis, facing[:, None], uv0[mirror], vis[mirror], facing[mirror][:, None], colour,
         ], 1).astype(np.float32))
-        self.layers: PortraitLayers = make_layers(analysis.image, self.portrait_mask, R0.covered)
+        # the neck belongs to the body layer (with the real neck and collar pixels); the neck mesh
+        # fades into it downward, so the head stays joined to the body without a seam
+        r_neck = region_id.get("neck", -1)
+        head_only = rasterize_mesh(uv0, z0, self.faces, S, S, face_mask=self.face_region != r_neck).covered
+        self.layers: PortraitLayers = make_layers(analysis.image, self.portrait_mask, head_only)
+        y = Vc[:, 1]
+        fade = np.clip((y - cfg.neck_fade_m[1]) / (cfg.neck_fade_m[0] - cfg.neck_fade_m[1]), 0, 1)
+        self._opacity = np.where(vregion == r_neck, fade, 1.0).astype(np.float32)
         if cfg.background == "black":
             self.layers.background[:] = 0.0
         self._backgrounds: dict[tuple[int, int], np.ndarray] = {}
@@ -464,6 +473,7 @@ class MeshWarpAnimator:
         # soften the head's rim: inner rim pixels mix with what is behind them
         head_alpha = cv2.blur(covered.astype(np.float32), (3, 3))
         head_alpha[~covered] = 0.0
+        head_alpha *= np.where(R1.covered, interpolate(self._opacity, self.faces, R1), 1.0)
         _composite(mesh_rgb, head_alpha, flow, self.layers.body, self.layers.body_alpha, self._background(W, H),
                    float(scale_px), rgb, mask)
         return {"rgb": rgb, "mask": mask, "covered": covered, "kind": kind, "mouth": mouth, "eyes": eyes}
