@@ -90,3 +90,19 @@ def test_import_frames_from_another_generator(animator, talking_video, tmp_path)
     (src / "motion.npz").unlink()
     with pytest.raises(InputError, match="motion.npz"):
         import_frames(src, tmp_path / "ds2", quiet=True)
+
+
+def test_synth_motion_from_driving_videos(talking_video, tmp_path):
+    from vasa3d.animate.commands import synth_motion
+
+    path, motion, _ = talking_video
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(path.read_bytes())
+    (clips / "notes.txt").write_text("not a video")
+    m, info = synth_motion(f"video:{clips}", 30, seed=0, fps=25)
+    assert len(m) == 30 and info == {"motion": "video", "clips": ["a.mp4"]}
+    assert np.corrcoef(m.column("jawOpen"), motion.column("jawOpen")[:30])[0, 1] > 0.7
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no video files"):
+        synth_motion(f"video:{tmp_path / 'empty'}", 30, seed=0, fps=25)
