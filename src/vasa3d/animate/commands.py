@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -29,6 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--size", type=int, default=512, help="frame size in pixels (square)")
     p.add_argument("--shard-size", type=int, default=32, help="frames per shard file")
     p.add_argument("--fps", type=float, default=25.0, help="frame rate")
+    p.add_argument("--background", choices=("keep", "black"), default="keep",
+                   help="keep the portrait's background (person inpainted) or make it black")
     p.set_defaults(func=cmd_synth)
 
     d = subparsers.add_parser("dataset", help="import, make from a video, or preview a dataset")
@@ -58,6 +61,8 @@ def register(subparsers) -> None:
     pv.add_argument("--count", type=int, default=24, help="frames on the sheet")
     pv.add_argument("--seconds", type=float, default=10.0, help="length of the preview video")
     pv.set_defaults(func=cmd_preview)
+    for action in (imp, fv, pv):  # --quiet also after the action
+        action.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
     d.set_defaults(func=lambda args: (d.print_help(), 1)[1])
 
 
@@ -143,7 +148,7 @@ def track_video_motion(path: Path, quiet: bool = True):
 
 # ---------------------------------------------------------------- synth
 def cmd_synth(args) -> int:
-    from vasa3d.animate.meshwarp import MeshWarpAnimator
+    from vasa3d.animate.meshwarp import MeshWarpAnimator, MeshWarpConfig
     from vasa3d.animate.synthesize import synthesize_dataset
     from vasa3d.io import load_image
 
@@ -154,7 +159,7 @@ def cmd_synth(args) -> int:
     n = max(1, int(round(args.minutes * 60 * args.fps)))
     motion, info = synth_motion(args.motion, n, args.seed, args.fps, args.quiet)
     analysis, head, fit = _fit(image, args.size, args.quiet)
-    animator = MeshWarpAnimator(analysis, fit, head)
+    animator = MeshWarpAnimator(analysis, fit, head, MeshWarpConfig(background=args.background))
     ds = synthesize_dataset(animator, motion, fit.camera, out, seed=args.seed, workers=args.workers or None,
                             quiet=args.quiet, shard_size=args.shard_size, portrait=analysis.image,
                             source={"portrait": Path(args.portrait).name, **info})
