@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -121,19 +122,29 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512])
     parser.add_argument("--counts", nargs="+", type=int, default=[5000, 20000, 50000, 100000])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for numba and torch (default: all cores)")
     parser.add_argument("--one", nargs=3, metavar=("BACKEND", "SIZE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
     if args.one:
         print(json.dumps(measure(args.one[0], int(args.one[1]), int(args.one[2]), args.repeats)))
         return
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}, load average {load:.1f}")
     print("| backend | resolution | Gaussians | forward ms | fwd+bwd ms | forward FPS | peak memory MiB |")
     print("|---|---|---|---|---|---|---|")
     for backend in args.backends:
         for size in args.sizes:
             for n in args.counts:
                 cmd = [sys.executable, __file__, "--one", backend, str(size), str(n), "--repeats", str(args.repeats)]
+                if args.threads:
+                    cmd += ["--threads", str(args.threads)]
                 res = subprocess.run(cmd, capture_output=True, text=True)
                 if res.returncode != 0:
                     print(f"| {backend} | {size}x{size} | {n} | failed: {res.stderr.strip().splitlines()[-1]} | | | |")
