@@ -28,7 +28,7 @@ def random_sparse(rng, k=4):
 def test_arkit_roundtrip_recovers_weights(head):
     """ARKit weights -> head -> landmarks -> solve: mean absolute error <= 0.05."""
     rng = np.random.default_rng(0)
-    W = np.stack([random_sparse(rng) for _ in range(12)])
+    W = np.stack([random_sparse(rng) for _ in range(8)])
     p = HeadParams.neutral(len(W), head)
     p.expression = torch.as_tensor(W)
     with torch.no_grad():

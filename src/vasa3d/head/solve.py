@@ -9,6 +9,7 @@ from torch import Tensor
 
 from vasa3d.head.model import HeadModel
 from vasa3d.head.params import HeadParams
+from vasa3d.head.threads import single_thread
 
 
 def _landmark_jacobian(head: HeadModel, params: HeadParams) -> tuple[Tensor, Tensor]:
@@ -42,6 +43,11 @@ def solve_arkit(landmarks: np.ndarray | Tensor, head: HeadModel, params: HeadPar
     Returns:
         ``(52,)`` or ``(T, 52)`` weights in [0, 1].
     """
+    with single_thread():
+        return _solve(landmarks, head, params, iterations, ridge, exclude)
+
+
+def _solve(landmarks, head, params, iterations, ridge, exclude) -> np.ndarray:
     target = torch.as_tensor(np.asarray(landmarks), dtype=torch.float32)
     single = target.ndim == 2
     target = target.reshape(-1, target.shape[-2] * 3)
