@@ -118,14 +118,52 @@ def quality() -> None:
                   f"{min(rs):.2f} / {np.mean(rs):.2f} | {100 * closed_v / frames_v:.1f} % |")
 
 
+def diffusion(device: str, threads: int) -> None:
+    """Streaming latency of the diffusion generator (default size; untrained weights cost the same)."""
+    import torch
+
+    from vasa3d.motion.diffusion import DiffusionModel, DiffusionStream, diffusion_motion
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = DiffusionModel().to(device).eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    x = synthesize(" ".join(TEXTS), voice="male").samples[: 20 * SR]
+    diffusion_motion(x[:SR], SR, model)  # warm up
+    t = best_time(lambda: diffusion_motion(x, SR, model), 1)
+    stream = DiffusionStream(model, SR)
+    chunk = int(0.04 * SR)
+    costs = []
+    for start in range(0, len(x), chunk):
+        t0 = time.perf_counter()
+        stream.push(x[start:start + chunk])
+        if device == "cuda":
+            torch.cuda.synchronize()
+        costs.append(time.perf_counter() - t0)
+    c = np.array(costs) * 1000
+    cfg = model.cfg
+    print(f"| diffusion ({n_params / 1e6:.2f} M parameters, {cfg.sample_steps} DDIM steps, CFG) | {device} "
+          f"| {c.mean():.1f} | {np.percentile(c, 95):.1f} | {c.max():.1f} | "
+          f"{len(x) / SR / t:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--diffusion-only", action="store_true", help="only the diffusion latency table")
+    parser.add_argument("--device", default="cpu", help="torch device of the diffusion model (cpu, cuda)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = parser.parse_args()
-    audio_to_motion(synthesize("warm up", "male").samples, SR)  # imports, caches
-    speed(args.quick)
-    print()
-    quality()
+    if not args.diffusion_only:
+        audio_to_motion(synthesize("warm up", "male").samples, SR)  # imports, caches
+        speed(args.quick)
+        print()
+        quality()
+        print()
+    print("| generator | device | compute per 40 ms chunk, mean (ms) | p95 (ms) | max (ms) | offline x real time |")
+    print("|---|---|---|---|---|---|")  # on the CPU the stream computes on one thread (see DiffusionStream)
+    diffusion(args.device, args.threads)
 
 
 if __name__ == "__main__":

@@ -168,12 +168,12 @@ class DiffusionModel(nn.Module):
         Shapes: target ``(B, W, 59)``, audio ``(B, C + W + A, 160)``, context ``(B, C, 59)``,
         context_mask ``(B, C)``, controls ``(B, 9)``.
         """
-        B = target.shape[0]
-        t = torch.randint(1, self.cfg.train_steps + 1, (B,), generator=generator)
+        B, dev = target.shape[0], target.device
+        t = torch.randint(1, self.cfg.train_steps + 1, (B,), generator=generator).to(dev)
         ab = self.alpha_bar[t][:, None, None]
-        noise = torch.randn(target.shape, generator=generator)
+        noise = torch.randn(target.shape, generator=generator).to(dev)
         x_t = ab.sqrt() * target + (1 - ab).sqrt() * noise
-        cond = (torch.rand(B, generator=generator) >= self.cfg.p_uncond).float()
+        cond = (torch.rand(B, generator=generator) >= self.cfg.p_uncond).float().to(dev)
         x0 = self.net(x_t, t, audio, context, context_mask, controls, cond)
         return torch.mean((x0 - target) ** 2)
 
@@ -183,22 +183,23 @@ class DiffusionModel(nn.Module):
                       noise: Tensor) -> Tensor:
         """DDIM sampling of one window per batch row; everything normalised; returns ``(B, W, 59)``."""
         cfg = self.cfg
-        B = noise.shape[0]
-        times = torch.linspace(cfg.train_steps, 0, cfg.sample_steps + 1).round().long()
+        B, dev = noise.shape[0], noise.device
+        times = torch.linspace(cfg.train_steps, 0, cfg.sample_steps + 1).round().long().tolist()
         x = noise
         guided = cfg.cfg_scale != 1.0
+        if guided:  # conditional and unconditional rows in one batch
+            audio2, context2 = torch.cat([audio, audio]), torch.cat([context, context])
+            mask2, controls2 = torch.cat([context_mask, context_mask]), torch.cat([controls, controls])
+            cond2 = torch.cat([torch.ones(B, device=dev), torch.zeros(B, device=dev)])
         for i in range(cfg.sample_steps):
             t, t_next = times[i], times[i + 1]
-            tt = t.repeat(B)
+            tt = torch.full((B,), t, device=dev, dtype=torch.long)
             if guided:
-                both = self.net(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([audio, audio]),
-                                torch.cat([context, context]), torch.cat([context_mask, context_mask]),
-                                torch.cat([controls, controls]),
-                                torch.cat([torch.ones(B), torch.zeros(B)]))
+                both = self.net(torch.cat([x, x]), torch.cat([tt, tt]), audio2, context2, mask2, controls2, cond2)
                 cond, uncond = both[:B], both[B:]
                 x0 = uncond + cfg.cfg_scale * (cond - uncond)
             else:
-                x0 = self.net(x, tt, audio, context, context_mask, controls, torch.ones(B))
+                x0 = self.net(x, tt, audio, context, context_mask, controls, torch.ones(B, device=dev))
             ab, ab_next = self.alpha_bar[t], self.alpha_bar[t_next]
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt().clamp_min(1e-6)
             x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
@@ -258,6 +259,7 @@ class DiffusionStream:
         from vasa3d.motion.melspec import LogMelStream
 
         self.model = model.eval()
+        self.device = next(model.parameters()).device
         self.config = (config or MotionConfig()).validate()
         if abs(self.config.fps - model.cfg.fps) > 1e-6:
             raise InputError(f"this model makes {model.cfg.fps:g} fps motion; set fps to match")
@@ -272,10 +274,21 @@ class DiffusionStream:
 
     def _feats(self, feats: np.ndarray) -> None:
         if len(feats):
-            normed = self.model.norm_audio(torch.from_numpy(feats)).numpy()
+            normed = ((feats - self.model.audio_mean.cpu().numpy()) / self.model.audio_std.cpu().numpy()).astype(np.float32)
             self.state.audio.extend(normed)
 
     def _generate(self, total_frames: int | None) -> MotionLatent:
+        if self.device.type != "cpu":
+            return self._generate_windows(total_frames)
+        # a window is a few hundred thousand multiply-adds: threads only add contention
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._generate_windows(total_frames)
+        finally:
+            torch.set_num_threads(before)
+
+    def _generate_windows(self, total_frames: int | None) -> MotionLatent:
         cfg = self.model.cfg
         C, W, A = cfg.context, cfg.window, cfg.audio_ahead
         st = self.state
@@ -299,8 +312,10 @@ class DiffusionStream:
                     ctx[j], mask[j] = st.generated[k], 1.0
             gen = torch.Generator().manual_seed(int(self.config.seed) * 1_000_003 + self.window_index)
             noise = torch.randn((1, W, MOTION_DIM), generator=gen)
-            x = self.model.sample_window(torch.from_numpy(audio)[None], torch.from_numpy(ctx)[None],
-                                         torch.from_numpy(mask)[None], self.controls, noise)[0].numpy()
+            dev = self.device
+            x = self.model.sample_window(torch.from_numpy(audio)[None].to(dev), torch.from_numpy(ctx)[None].to(dev),
+                                         torch.from_numpy(mask)[None].to(dev), self.controls.to(dev),
+                                         noise.to(dev))[0].cpu().numpy()
             st.generated.extend(x)
             out.append(x)
             self.window_index += 1
@@ -312,7 +327,7 @@ class DiffusionStream:
                 st.first_frame += drop
         if not out:
             return MotionLatent(np.zeros((0, 52)), np.zeros((0, 7)), cfg.fps)
-        frames = self.model.denorm_motion(torch.from_numpy(np.concatenate(out))).numpy()
+        frames = np.concatenate(out) * self.model.motion_std.cpu().numpy() + self.model.motion_mean.cpu().numpy()
         if total_frames is not None:
             frames = frames[: max(0, total_frames - (self.window_index * W - len(frames)))]
         z_dyn = np.clip(frames[:, :52], 0.0, 1.0)
