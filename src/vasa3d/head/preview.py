@@ -133,6 +133,13 @@ def contact_sheet(head, params=None, tile: int = 200, columns: int = 8, quiet: b
     Returns:
         ``(rows * tile, columns * tile, 3)`` uint8 image.
     """
+    from vasa3d.head.threads import single_thread
+
+    with single_thread():
+        return _contact_sheet(head, params, tile, columns, quiet)
+
+
+def _contact_sheet(head, params, tile: int, columns: int, quiet: bool) -> np.ndarray:
     from vasa3d.head.params import HeadParams
     from vasa3d.progress import track
 
