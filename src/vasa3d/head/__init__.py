@@ -1,10 +1,14 @@
 """Parametric head models (built-in, FLAME adapter), skinning, blendshapes and fitting."""
 
+from vasa3d.head.arkit_io import read_arkit, write_arkit_csv, write_arkit_json
 from vasa3d.head.build import build_head
 from vasa3d.head.builtin import REGIONS
-from vasa3d.head.fit import FitConfig, FittedPortrait, fit_portrait, params_from_latent
+from vasa3d.head.fit import FitConfig, FittedPortrait, fit_landmarks, fit_portrait, params_from_latent
+from vasa3d.head.flame import load_flame
 from vasa3d.head.model import HeadModel
 from vasa3d.head.params import HeadParams
+from vasa3d.head.solve import solve_arkit
 
-__all__ = ["REGIONS", "FitConfig", "FittedPortrait", "HeadModel", "HeadParams", "build_head", "fit_portrait",
-           "params_from_latent"]
+__all__ = ["REGIONS", "FitConfig", "FittedPortrait", "HeadModel", "HeadParams", "build_head", "fit_landmarks",
+           "fit_portrait", "load_flame", "params_from_latent", "read_arkit", "solve_arkit", "write_arkit_csv",
+           "write_arkit_json"]
