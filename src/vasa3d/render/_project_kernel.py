@@ -301,7 +301,7 @@ def project_backward(means, quats, log_scales, opacity_logits, sh, degree, W, t,
                                   g_means, g_quats, g_log_scales, g_logits, g_sh, s, R, JW, Bm, gBm, gR, gJW)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _project_backward_one(means, quats, log_scales, opacity_logits, sh, n_basis, W, t, cam_pos,
                           fx, fy, x_lo, x_hi, y_lo, y_hi, eps2d, i, gr,
                           g_means, g_quats, g_log_scales, g_logits, g_sh, s, R, JW, Bm, gBm, gR, gJW):
