@@ -1,17 +1,13 @@
 """The command line of the animate room: synth, dataset import/from-video/preview, and bad input."""
 
-import json
-
 import numpy as np
 import pytest
 import skimage.data
 import skimage.transform
 
-from vasa3d.animate.dataset import DatasetPlan, FrameDataset, write_dataset
+from vasa3d.animate.dataset import FrameDataset
 from vasa3d.cli import main
 from vasa3d.io import load_image, probe_video, save_image
-from vasa3d.motion.latent import MotionLatent
-from vasa3d.render.camera import Camera
 
 
 def _run(capsys, *argv):

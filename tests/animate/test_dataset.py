@@ -3,7 +3,6 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
 
 from vasa3d.animate.dataset import DatasetPlan, FrameDataset, split_indices, write_dataset
 from vasa3d.errors import InputError

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vasa3d.animate import FrameDataset, dataset_from_video, import_frames, random_motion
+from vasa3d.animate import dataset_from_video, import_frames, random_motion
 from vasa3d.animate.importer import crop_camera
 from vasa3d.arkit import ARKIT_INDEX as I
 from vasa3d.errors import InputError

@@ -54,6 +54,7 @@ IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
 INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 INNER_LIP_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 
+#: values of ``render()["kind"]``: no head, portrait texel, mirrored texel, diffused fill
 KIND_NONE, KIND_DIRECT, KIND_MIRROR, KIND_FILL = 0, 1, 2, 3
 
 
