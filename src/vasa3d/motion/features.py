@@ -74,12 +74,12 @@ def _window_power(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
 class LevelTracker:
     """Noise floor by minimum statistics, speech level by a decaying maximum.
 
-    ``openness = (db - lo) / max(level - lo, range_db)`` clipped to [0, 1],
-    with ``lo = max(floor + gate_db, silence_dbfs)``.
+    With ``snr = level - floor``: ``openness = clip((db - lo) / max(level - lo, range_db), 0, 1)
+    * clip((snr - 6) / 6, 0, 1)`` where ``lo = max(floor + clip(0.4 snr, 3, gate_db), silence_dbfs)``.
     """
 
     def __init__(self, gate_db: float, silence_dbfs: float, floor_window_s: float = 1.5,
-                 prior_floor_dbfs: float = -50.0, range_db: float = 20.0, level_decay_db_s: float = 3.0):
+                 prior_floor_dbfs: float = -50.0, range_db: float = 8.0, level_decay_db_s: float = 3.0):
         self.gate_db = gate_db
         self.silence_dbfs = silence_dbfs
         self.range_db = range_db
@@ -94,14 +94,18 @@ class LevelTracker:
         self.smooth = db if db < self.smooth else 0.5 * self.smooth + 0.5 * db
         self.recent.append(self.smooth)
         floor = min(self.recent) + 1.5
-        lo = max(floor + self.gate_db, self.silence_dbfs)
         if db > self.level:
             self.level += 0.5 * (db - self.level)
         else:
             self.level -= self.decay
-        self.level = max(self.level, lo + 6.0)
+        self.level = max(self.level, floor)
+        # speech-to-noise ratio: the gate and the range shrink with it, so noisy speech still
+        # opens the mouth fully, and below 6 dB nothing is taken for speech
+        snr = self.level - floor
+        lo = max(floor + min(max(0.4 * snr, 3.0), self.gate_db), self.silence_dbfs)
         x = (db - lo) / max(self.level - lo, self.range_db)
-        return min(max(x, 0.0), 1.0)
+        confidence = min(max((snr - 6.0) / 6.0, 0.0), 1.0)
+        return min(max(x, 0.0), 1.0) * confidence
 
 
 class FeatureStream:

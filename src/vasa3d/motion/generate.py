@@ -98,8 +98,12 @@ class MotionStream:
         self.hop_base = 0  # hop index of the first hop kept in `self.hist`
         # per-hop histories: smoothed and raw openness, pitch deviation, mid-band dB
         self.hist = {key: np.zeros(0, np.float32)
-                     for key in ("env", "open", "f0dev", "mid", "round", "spread")}
+                     for key in ("env", "open", "f0dev", "mid", "midfloor", "round", "spread")}
         self.mid_power_tail = np.zeros(_REVERB_DELAY)  # mid-band power of the last hops
+        from collections import deque
+
+        # noise floor of the mid band: minimum statistics over 1.5 s (as for the loudness)
+        self.mid_recent: deque[float] = deque([-50.0] * 150, maxlen=150)
         self.env = 0.0  # attack/release-smoothed openness
         self.f0_mean = 0.0  # running mean log-pitch of the speaker (semitones re 100 Hz)
         self.n_in = 0
@@ -166,7 +170,13 @@ class MotionStream:
         self.hist["env"] = np.concatenate([self.hist["env"], env])
         self.hist["open"] = np.concatenate([self.hist["open"], feats.openness])
         self.hist["f0dev"] = np.concatenate([self.hist["f0dev"], dev])
-        self.hist["mid"] = np.concatenate([self.hist["mid"], self._dereverb(feats.mid)])
+        mid = self._dereverb(feats.mid)
+        floors = np.empty(len(mid), np.float32)
+        for i, d in enumerate(mid):
+            self.mid_recent.append(float(d))
+            floors[i] = min(self.mid_recent)
+        self.hist["mid"] = np.concatenate([self.hist["mid"], mid])
+        self.hist["midfloor"] = np.concatenate([self.hist["midfloor"], floors])
         from vasa3d.motion.phonetic import acoustic_shapes
 
         # the speaker's vocal-tract scale from their running pitch: ~1 for a low voice, 1.16 for a high one
@@ -214,7 +224,8 @@ class MotionStream:
 
     def _closure(self, hops: np.ndarray) -> np.ndarray:
         """Lip closure evidence in [0, 1] per hop: a dip of the 0.7-4 kHz loudness below both of
-        its sides (120 ms before, 40 ms after), where the sides are speech."""
+        its sides (120 ms before, 40 ms after), where the sides are speech. The dip must reach
+        8-16 dB, or 40-80 % of how far the sides stand above the band's noise floor if that is less."""
         from numpy.lib.stride_tricks import sliding_window_view
 
         before, ahead = 12, _DIP_AHEAD_HOPS
@@ -232,8 +243,12 @@ class MotionStream:
         right = sliding_window_view(mid, ahead)[k + before + 1].max(axis=1)
         speech = np.minimum(sliding_window_view(opn, before)[k].max(axis=1),
                             sliding_window_view(opn, ahead)[k + before + 1].max(axis=1))
-        depth = np.minimum(left, right) - mid[k + before]
-        out = np.clip((depth - 8.0) / 8.0, 0, 1) * np.clip(speech / 0.2, 0, 1)
+        sides = np.minimum(left, right)
+        depth = sides - mid[k + before]
+        # in noise a dip cannot be deeper than the speech is above the noise: scale the thresholds
+        floor = self.hist["midfloor"][k].astype(np.float64)
+        need = np.clip(0.4 * (sides - floor), 3.0, 8.0)
+        out = np.clip((depth - need) / need, 0, 1) * np.clip(speech / 0.2, 0, 1)
         return np.where(valid, out, 0.0)
 
     def _emit(self, final: bool) -> MotionLatent:
