@@ -115,6 +115,57 @@ def measure(backend: str, size: int, n: int, repeats: int) -> dict:
     }
 
 
+def stages(size: int, n: int, repeats: int) -> dict:
+    """CPU milliseconds (process time, all threads summed) of each stage of the cpu backend.
+
+    Process time is far less sensitive than wall time to other jobs on a
+    shared machine; run with ``--threads 1`` to read it as single-core cost.
+    """
+    import numba
+    import numpy as np
+
+    from vasa3d.render import Camera
+    from vasa3d.render import _kernels as K
+    from vasa3d.render import _project_kernel as PK
+    from vasa3d.render import backend_cpu as B
+
+    scene = head_scene(n)
+    cam = Camera.orbit(15.0, 5.0, distance=1.0, width=size, height=size, fov_deg=16.0)
+    arrays = tuple(B._arr(t) for t in scene.tensors())
+    cam_args = B._camera_args(cam)
+    bg = np.ones(3, np.float32)
+    recs, gaussian_ids = B._project_fused(arrays, 0, cam_args, size, size, 0.3, 0.01, False)
+    tiles = (size + K.TILE - 1) // K.TILE
+    offsets, ids = K.bin_records(recs, tiles, tiles, numba.get_num_threads())
+    *_, state = B._composite_forward(recs, size, size, bg)
+    rng = np.random.default_rng(0)
+    g_color = torch.from_numpy(rng.random((size, size, 3), dtype=np.float32))
+    g_alpha = torch.from_numpy(rng.random((size, size), dtype=np.float32))
+    g_recs, _ = B._composite_backward(state, g_color, g_alpha, None)
+
+    def project_backward():
+        grads = tuple(np.zeros_like(a) for a in arrays)
+        PK.project_backward(*arrays, 0, *cam_args, size, size, np.float32(0.3), gaussian_ids, g_recs, *grads)
+
+    steps = {
+        "project + depth sort": lambda: B._project_fused(arrays, 0, cam_args, size, size, 0.3, 0.01, False),
+        "tile binning": lambda: K.bin_records(recs, tiles, tiles, numba.get_num_threads()),
+        "blend (incl. binning)": lambda: B._composite_forward(recs, size, size, bg),
+        "blend backward": lambda: B._composite_backward(state, g_color, g_alpha, None),
+        "projection backward": project_backward,
+    }
+    out = {"size": size, "n": n, "entries": int(len(ids))}
+    for name, fn in steps.items():
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.process_time()
+            fn()
+            times.append(time.process_time() - t0)
+        out[name] = 1000 * min(times)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_backends = ["gsplat", "cpu"] if torch.cuda.is_available() else ["cpu"]
@@ -124,6 +175,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for numba and torch (default: all cores)")
+    parser.add_argument("--stages", action="store_true",
+                        help="instead of the table: CPU time of each cpu-backend stage")
     parser.add_argument("--one", nargs=3, metavar=("BACKEND", "SIZE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -133,6 +186,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.one:
         print(json.dumps(measure(args.one[0], int(args.one[1]), int(args.one[2]), args.repeats)))
+        return
+    if args.stages:
+        names = None
+        for size in args.sizes:
+            for n in args.counts:
+                r = stages(size, n, args.repeats)
+                if names is None:
+                    names = [k for k in r if k not in ("size", "n", "entries")]
+                    print("| resolution | Gaussians | tile entries | " + " | ".join(f"{k} ms" for k in names) + " |")
+                    print("|---" * (3 + len(names)) + "|")
+                print(f"| {size}x{size} | {n:,} | {r['entries']:,} | " + " | ".join(f"{r[k]:.1f}" for k in names) + " |",
+                      flush=True)
         return
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
