@@ -10,11 +10,52 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
 
 # mediapipe's C++ side logs to stderr on first use; keep the user's terminal clean.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def quiet_native_stderr():
+    """Send C++ writes to stderr (fd 2) to /dev/null for the duration.
+
+    mediapipe's glog/absl and TFLite print INFO/WARNING lines when a graph
+    starts, ignoring GLOG_minloglevel; Python exceptions still propagate.
+    """
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to hide
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as devnull:
+                os.dup2(devnull.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class _QuietGraph:
+    """A mediapipe solution whose construction and ``process`` calls print nothing."""
+
+    def __init__(self, factory):
+        with quiet_native_stderr():
+            self._graph = factory()
+
+    def process(self, image):
+        with quiet_native_stderr():
+            return self._graph.process(image)
+
+    def close(self) -> None:
+        self._graph.close()
 
 
 def _solutions():
@@ -25,9 +66,9 @@ def _solutions():
 
 def new_face_detector(full_range: bool = True, min_confidence: float = 0.5):
     """A face detector (``full_range``: the model for faces up to ~5 m away)."""
-    return _solutions().face_detection.FaceDetection(
+    return _QuietGraph(lambda: _solutions().face_detection.FaceDetection(
         model_selection=1 if full_range else 0, min_detection_confidence=min_confidence
-    )
+    ))
 
 
 def new_face_mesh(static: bool = True, max_faces: int = 1, min_confidence: float = 0.5):
@@ -36,18 +77,18 @@ def new_face_mesh(static: bool = True, max_faces: int = 1, min_confidence: float
     ``static=False`` runs mediapipe's tracking mode: the detector only runs when
     tracking is lost, which is several times faster on video.
     """
-    return _solutions().face_mesh.FaceMesh(
+    return _QuietGraph(lambda: _solutions().face_mesh.FaceMesh(
         static_image_mode=static,
         max_num_faces=max_faces,
         refine_landmarks=True,
         min_detection_confidence=min_confidence,
         min_tracking_confidence=0.5,
-    )
+    ))
 
 
 def new_segmenter():
     """The selfie (person foreground) segmenter, general model."""
-    return _solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
+    return _QuietGraph(lambda: _solutions().selfie_segmentation.SelfieSegmentation(model_selection=0))
 
 
 def _owner() -> tuple[int, int]:
