@@ -27,6 +27,8 @@ _FRAME_HALF_HOPS = 2
 #: late reverberation: hops of delay, and its power relative to the earlier sound (RT60 0.5 s)
 _REVERB_DELAY = 4
 _REVERB_GAIN = 10.0 ** (-60.0 / 0.5 * _REVERB_DELAY / HOP_RATE / 10.0)
+#: hops of the mid band's noise-floor window (1.5 s)
+_FLOOR_HOPS = 150
 #: the closure detector looks this many hops (10 ms) ahead
 _DIP_AHEAD_HOPS = 4
 
@@ -100,10 +102,8 @@ class MotionStream:
         self.hist = {key: np.zeros(0, np.float32)
                      for key in ("env", "open", "f0dev", "mid", "midfloor", "round", "spread")}
         self.mid_power_tail = np.zeros(_REVERB_DELAY)  # mid-band power of the last hops
-        from collections import deque
-
         # noise floor of the mid band: minimum statistics over 1.5 s (as for the loudness)
-        self.mid_recent: deque[float] = deque([-50.0] * 150, maxlen=150)
+        self.mid_recent = np.full(_FLOOR_HOPS, -50.0, np.float32)
         self.env = 0.0  # attack/release-smoothed openness
         self.f0_mean = 0.0  # running mean log-pitch of the speaker (semitones re 100 Hz)
         self.n_in = 0
@@ -171,10 +171,11 @@ class MotionStream:
         self.hist["open"] = np.concatenate([self.hist["open"], feats.openness])
         self.hist["f0dev"] = np.concatenate([self.hist["f0dev"], dev])
         mid = self._dereverb(feats.mid)
-        floors = np.empty(len(mid), np.float32)
-        for i, d in enumerate(mid):
-            self.mid_recent.append(float(d))
-            floors[i] = min(self.mid_recent)
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        window = np.concatenate([self.mid_recent, mid])
+        floors = sliding_window_view(window, _FLOOR_HOPS).min(axis=1)[1:].astype(np.float32)
+        self.mid_recent = window[-_FLOOR_HOPS:]
         self.hist["mid"] = np.concatenate([self.hist["mid"], mid])
         self.hist["midfloor"] = np.concatenate([self.hist["midfloor"], floors])
         from vasa3d.motion.phonetic import acoustic_shapes
