@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 SR = 16000
 
@@ -13,7 +12,3 @@ def syllables(seconds: float = 4.0, rate_hz: float = 4.0, sr: int = SR, seed: in
     noise = 0.001 * np.random.default_rng(seed).standard_normal(len(t))
     return (0.3 * env * buzz + noise).astype(np.float32)
 
-
-@pytest.fixture
-def syllable_audio() -> tuple[np.ndarray, int]:
-    return syllables(), SR

@@ -61,10 +61,9 @@ class MotionConfig:
     """Random seed of blinks, saccades and idle motion."""
     transcript: str | None = None
     """What is said, when known: phonemes are then force-aligned instead of recognised."""
-    lookahead_s: float = 0.1
-    """Audio after a frame's time that the frame may depend on (streaming latency)."""
     lip_lead_s: float = 0.02
-    """The mouth leads the sound by this much, as lips do in real speech."""
+    """The mouth leads the sound by this much, as lips do in real speech (0-20 ms: a frame then
+    depends on at most 100 ms of audio after it)."""
     attack_s: float = 0.02
     """Time constant of the mouth opening as loudness rises."""
     release_s: float = 0.05
@@ -93,8 +92,8 @@ class MotionConfig:
             raise InputError(f"motion intensity must be between 0 and 5, got {self.motion_intensity}")
         if not 1.0 <= self.fps <= 240.0:
             raise InputError(f"motion fps must be between 1 and 240, got {self.fps}")
-        if not 0.0 <= self.lookahead_s <= 1.0 or self.lip_lead_s > self.lookahead_s:
-            raise InputError("lookahead must be in [0, 1] s and at least the lip lead")
+        if not 0.0 <= self.lip_lead_s <= 0.02:
+            raise InputError(f"lip lead must be between 0 and 0.02 s, got {self.lip_lead_s}")
         if self.recognizer not in ("none", "allphone"):
             raise InputError(f"unknown phone recognizer '{self.recognizer}'; use none or allphone")
         if self.generator not in ("phonetic", "loudness", "diffusion"):

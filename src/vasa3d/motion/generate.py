@@ -1,7 +1,7 @@
 """Speech audio -> motion latents, offline (:func:`audio_to_motion`) or chunk by chunk (:class:`MotionStream`).
 
 Offline generation *is* a stream fed in one piece, so the two agree exactly: a frame
-at time ``t`` depends only on audio up to ``t + lookahead_s`` (100 ms by default).
+at time ``t`` depends only on audio up to ``t + 100 ms``.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class MotionStream:
         frames = stream.flush()               # the last frames
 
     The concatenation of all outputs equals ``audio_to_motion(all_audio, 48000)``.
-    A frame at time ``t = i / fps`` is emitted once audio up to ``t + lookahead_s`` is in.
+    A frame at time ``t = i / fps`` is emitted once audio up to ``t + 100 ms`` is in.
     """
 
     def __init__(self, sample_rate: int, config: MotionConfig | None = None,
@@ -95,7 +95,6 @@ class MotionStream:
         self.sample_rate = int(sample_rate)
         self.resampler = StreamResampler(self.sample_rate)
         self.features = FeatureStream(cfg.gate_db, cfg.silence_dbfs)
-        self.hops: list[HopFeatures] = []
         self.hop_count = 0
         self.hop_base = 0  # hop index of the first hop kept in `self.hist`
         # per-hop histories: smoothed and raw openness, pitch deviation, mid-band dB

@@ -87,13 +87,6 @@ class PhoneLabels:
         self.carry = int(round(carry_s * HOP_RATE))
         self.ahead = int(round(anticipate_s * HOP_RATE))
         self.raw = np.zeros((0, len(CHANNELS)))  # per hop, uncoarticulated
-        self.known = np.zeros(0, bool)  # hops covered by a label
-
-    @property
-    def hops_known(self) -> int:
-        """Hops whose labels are final (all hops before this index)."""
-        unknown = np.flatnonzero(~self.known)
-        return int(unknown[0]) if len(unknown) else len(self.known)
 
     def add(self, phonemes: list[tuple[str, float, float]]) -> None:
         for phone, start, end in phonemes:
@@ -103,9 +96,7 @@ class PhoneLabels:
             if b > len(self.raw):
                 grow = b - len(self.raw)
                 self.raw = np.concatenate([self.raw, np.zeros((grow, len(CHANNELS)))])
-                self.known = np.concatenate([self.known, np.zeros(grow, bool)])
             self.raw[a:b] = VISEMES[phone]
-            self.known[a:b] = True
 
     def channels(self, hops: np.ndarray) -> np.ndarray:
         """``(len(hops), 6)`` coarticulated channels at the given hop indices (0 beyond the labels)."""
@@ -272,7 +263,6 @@ class PhoneticMouth:
 
     labels: PhoneLabels
     recognizer: AllphoneRecognizer | None = None
-    known_up_front: bool = False
 
     @classmethod
     def create(cls, phonemes: list[tuple[str, float, float]] | None, recognize: bool,
@@ -280,11 +270,11 @@ class PhoneticMouth:
         if phonemes is not None:
             labels = PhoneLabels()
             labels.add(validate_phonemes(phonemes))
-            return cls(labels, None, True)
+            return cls(labels, None)
         if recognize:
             labels = PhoneLabels(anticipate_s=0.0)
             return cls(labels, AllphoneRecognizer(labels, model_dir=model_dir))
-        return cls(PhoneLabels(), None, True)
+        return cls(PhoneLabels(), None)
 
     @property
     def label_lead(self) -> bool:
