@@ -96,3 +96,36 @@ def test_tiny_training_beats_the_mean_motion(tmp_path, one_thread):
     t = np.arange(len(jaw)) / 25
     speaking = (t > speech.phonemes[1][1]) & (t < speech.phonemes[-1][1])
     assert jaw[speaking].mean() > 3 * jaw[~speaking].mean() + 0.02
+
+
+def test_train_command_on_a_talking_video(tmp_path, one_thread):
+    """`vasa3d train-audio2motion` end to end: track a video, pair it with its sound, train, resume."""
+    from skimage import data
+    from skimage.transform import resize
+
+    from vasa3d.cli import main
+    from vasa3d.io.media import write_video
+
+    speech = synthesize("Hello, watch my lips.", "female")
+    face = (resize(data.astronaut()[:300, 100:400], (192, 192)) * 255).astype(np.uint8)
+    frames = int(np.ceil(speech.duration * 25))
+    # a face that nods a little, so the tracker has motion to find
+    video_frames = [np.roll(face, int(3 * np.sin(i / 4)), axis=0) for i in range(frames)]
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_video(videos / "talk.mp4", video_frames, 25.0, speech.samples, SR)
+    out = tmp_path / "a2m.safetensors"
+    common = ["--d-model", "32", "--layers", "1", "--heads", "2", "--batch", "8", "--checkpoint-every", "2", "-q"]
+    assert main(["train-audio2motion", str(videos), "-o", str(out), "--steps", "2", *common]) == 0
+    first = DiffusionModel.load(out)
+    assert first.cfg.d_model == 32 and out.with_name(out.name + ".optim").exists()
+    assert main(["train-audio2motion", str(videos), "-o", str(out), "--steps", "4", "--resume", *common]) == 0
+    second = DiffusionModel.load(out)
+    assert any(not torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    motion_file = tmp_path / "m.npz"
+    wav = tmp_path / "s.wav"
+    speech.save_wav(wav)
+    assert main(["motion", str(wav), "-o", str(motion_file), "--diffusion-model", str(out), "-q"]) == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["train-audio2motion", str(empty), "-o", str(tmp_path / "x.safetensors"), "-q"]) == 2

@@ -164,3 +164,16 @@ def test_streams_with_phone_labels_equal_offline():
 def test_stream_refuses_a_transcript():
     with pytest.raises(InputError, match="transcript"):
         MotionStream(SR, MotionConfig(transcript="hello"))
+
+
+def test_gaze_moves_in_saccades_and_fixations():
+    from vasa3d.motion.generate import EYE_YAW_PER_WEIGHT
+
+    m = audio_to_motion(np.zeros(30 * SR, np.float32), SR, MotionConfig(seed=2))
+    yaw = (m.column("eyeLookOutLeft") - m.column("eyeLookInLeft")) * EYE_YAW_PER_WEIGHT
+    step = np.abs(np.diff(yaw))
+    # jumps of a degree and more happen tens of times in 30 s, and between them the eyes hold still-ish
+    jumps = np.sum((step[1:] > 1.0) & (step[:-1] <= 1.0))
+    assert 10 <= jumps <= 80, jumps
+    assert np.median(step) < 0.2
+    assert np.abs(yaw).max() < 25
