@@ -177,3 +177,15 @@ def test_gaze_moves_in_saccades_and_fixations():
     assert 10 <= jumps <= 80, jumps
     assert np.median(step) < 0.2
     assert np.abs(yaw).max() < 25
+
+
+def test_audio2motion_object_matches_the_function():
+    from vasa3d.motion import Audio2Motion
+
+    x = syllables(2.0)
+    a2m = Audio2Motion(MotionConfig(emotion="sad", seed=4))
+    m = a2m(x, SR)
+    np.testing.assert_array_equal(m.z_dyn, audio_to_motion(x, SR, MotionConfig(emotion="sad", seed=4)).z_dyn)
+    stream = a2m.stream(SR)
+    parts = [stream.push(x[:7000]), stream.push(x[7000:]), stream.flush()]
+    np.testing.assert_array_equal(np.concatenate([p.z_pose for p in parts]), m.z_pose)

@@ -367,3 +367,46 @@ def open_stream(sample_rate: int, config: MotionConfig | None = None,
 
         return DiffusionStream(DiffusionModel.load(config.diffusion_model), sample_rate, config)
     return MotionStream(sample_rate, config, phonemes)
+
+
+#: The generators by name, with what each needs (the motion room's backend registry).
+GENERATORS: dict[str, str] = {
+    "phonetic": "formant lip shapes, closure dips and phone labels; needs nothing (pocketsphinx ships its model)",
+    "loudness": "jaw and lip closures from loudness only; needs nothing",
+    "diffusion": "a trained diffusion transformer; needs a model file from 'vasa3d train-audio2motion'",
+}
+
+
+class Audio2Motion:
+    """A configured audio-to-motion generator, its model (if any) loaded once.
+
+    Example::
+
+        a2m = Audio2Motion(MotionConfig(emotion="happy"))
+        motion = a2m(samples, sample_rate)            # offline
+        stream = a2m.stream(sample_rate)              # chunk by chunk
+    """
+
+    def __init__(self, config: MotionConfig | None = None):
+        self.config = (config or MotionConfig()).validate()
+        self.model = None
+        if self.config.generator == "diffusion":
+            from vasa3d.motion.diffusion import DiffusionModel
+
+            self.model = DiffusionModel.load(self.config.diffusion_model)
+
+    def __call__(self, samples: np.ndarray, sample_rate: int,
+                 phonemes: list[tuple[str, float, float]] | None = None) -> MotionLatent:
+        if self.model is not None:
+            from vasa3d.motion.diffusion import diffusion_motion
+
+            return diffusion_motion(samples, sample_rate, self.model, self.config)
+        return audio_to_motion(samples, sample_rate, self.config, phonemes)
+
+    def stream(self, sample_rate: int, phonemes: list[tuple[str, float, float]] | None = None):
+        """A :class:`MotionStream` or ``DiffusionStream`` (``push`` / ``flush``)."""
+        if self.model is not None:
+            from vasa3d.motion.diffusion import DiffusionStream
+
+            return DiffusionStream(self.model, sample_rate, self.config)
+        return MotionStream(sample_rate, self.config, phonemes)
