@@ -48,7 +48,7 @@ def _tile_rect(rec, tiles_x, tiles_y):
     return int(tx0), int(tx1), int(ty0), int(ty1)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def bin_records(recs, tiles_x, tiles_y, n_threads):
     """Counting-sort binning: ``offsets (tiles+1,)`` and ``ids (E,)`` per tile, front to back.
 
@@ -109,7 +109,7 @@ def _row_span(rec, py, x_lo, x_hi):
     return int(fa), int(fb)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
 def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alpha, depth, t_final, last):
     """Front-to-back blending per tile.
 
@@ -183,7 +183,7 @@ def composite_forward(recs, offsets, ids, width, height, tiles_x, bg, color, alp
                 last[y, x] = lst[p]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
 def composite_backward(recs, offsets, ids, width, height, tiles_x, bg, t_final, last,
                        g_color, g_alpha, g_depth, g_entries, g_bg_tiles):
     """Back-walk of :func:`composite_forward`, per tile.

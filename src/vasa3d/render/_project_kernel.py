@@ -75,7 +75,7 @@ def _sh_channel(sh, i, ch, degree, x, y, z):
     return max(out + HALF, F0)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
 def project_records(means, quats, log_scales, opacity_logits, sh, degree, W, t, cam_pos,
                     fx, fy, cx, cy, width, height, eps2d, near, antialiased, recs, keep):
     """Fill ``recs (N, NCOL)`` and ``keep (N,)`` for every Gaussian (all float32 inputs)."""
@@ -264,7 +264,7 @@ def _sh_basis_grad(k, x, y, z):
     return SH_C3_6 * x * (xx - F3 * yy), SH_C3_6 * F3 * (xx - yy), -np.float32(6.0) * SH_C3_6 * x * y, F0
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
 def project_backward(means, quats, log_scales, opacity_logits, sh, degree, W, t, cam_pos,
                      fx, fy, cx, cy, width, height, eps2d, ids, g_recs,
                      g_means, g_quats, g_log_scales, g_logits, g_sh):
