@@ -80,8 +80,8 @@ def run_motion(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     from vasa3d.config import dataclass_from_args
-    from vasa3d.motion.diffusion import DiffusionConfig
-    from vasa3d.motion.train_audio2motion import TrainAudio2MotionConfig, pairs_from_videos, train_audio2motion
+    from vasa3d.motion.config import DiffusionConfig, TrainAudio2MotionConfig
+    from vasa3d.motion.train_audio2motion import pairs_from_videos, train_audio2motion
 
     out = _output_path(args.output, "model file", (".safetensors",))
     quiet = getattr(args, "quiet", False)
@@ -130,8 +130,7 @@ def register(subparsers) -> None:
     add_dataclass_args(p, MotionConfig)
     p.set_defaults(func=run_motion)
 
-    from vasa3d.motion.diffusion import DiffusionConfig
-    from vasa3d.motion.train_audio2motion import TrainAudio2MotionConfig
+    from vasa3d.motion.config import DiffusionConfig, TrainAudio2MotionConfig
 
     t = subparsers.add_parser(
         "train-audio2motion", help="train the diffusion audio-to-motion generator on talking videos",

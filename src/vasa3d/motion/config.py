@@ -123,3 +123,47 @@ def expand_bilateral(offsets: dict[str, float]) -> dict[str, float]:
         else:
             raise InputError(f"unknown ARKit blendshape '{name}'")
     return out
+
+
+@dataclass
+class DiffusionConfig:
+    """Shape and sampling of the motion diffusion transformer."""
+
+    window: int = 2
+    """Frames generated per step (2 = 80 ms at 25 fps)."""
+    context: int = 8
+    """Previous frames the model sees for continuity."""
+    audio_ahead: int = 1
+    """Frames of audio after the window that the model may hear."""
+    d_model: int = 128
+    """Transformer width."""
+    layers: int = 4
+    """Transformer layers."""
+    heads: int = 4
+    """Attention heads."""
+    train_steps: int = 100
+    """Noise levels of the diffusion process."""
+    sample_steps: int = 8
+    """DDIM steps when generating."""
+    cfg_scale: float = 1.5
+    """Classifier-free guidance scale (1 = no guidance)."""
+    p_uncond: float = 0.1
+    """Probability of dropping the audio and controls in training."""
+    fps: float = 25.0
+    """Motion frame rate."""
+
+
+@dataclass
+class TrainAudio2MotionConfig:
+    """Optimisation of the audio-to-motion diffusion model."""
+
+    steps: int = 20000
+    """Optimizer steps."""
+    batch: int = 64
+    """Windows per step."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    checkpoint_every: int = 1000
+    """Write the model and optimizer state every this many steps."""
+    seed: int = 0
+    """Seed of the window sampling and the noise."""

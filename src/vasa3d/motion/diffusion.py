@@ -26,40 +26,12 @@ import torch
 from torch import Tensor, nn
 
 from vasa3d.errors import InputError, MissingAssetError
-from vasa3d.motion.config import EMOTIONS, MotionConfig
+from vasa3d.motion.config import EMOTIONS, DiffusionConfig, MotionConfig
 from vasa3d.motion.latent import MotionLatent
 from vasa3d.motion.melspec import FRAME_DIM
 
 MOTION_DIM = 52 + 7
 CONTROL_DIM = len(EMOTIONS) + 4
-
-
-@dataclass
-class DiffusionConfig:
-    """Shape and sampling of the motion diffusion transformer."""
-
-    window: int = 2
-    """Frames generated per step (2 = 80 ms at 25 fps)."""
-    context: int = 8
-    """Previous frames the model sees for continuity."""
-    audio_ahead: int = 1
-    """Frames of audio after the window that the model may hear."""
-    d_model: int = 128
-    """Transformer width."""
-    layers: int = 4
-    """Transformer layers."""
-    heads: int = 4
-    """Attention heads."""
-    train_steps: int = 100
-    """Noise levels of the diffusion process."""
-    sample_steps: int = 8
-    """DDIM steps when generating."""
-    cfg_scale: float = 1.5
-    """Classifier-free guidance scale (1 = no guidance)."""
-    p_uncond: float = 0.1
-    """Probability of dropping the audio and controls in training."""
-    fps: float = 25.0
-    """Motion frame rate."""
 
 
 def control_vector(config: MotionConfig) -> np.ndarray:

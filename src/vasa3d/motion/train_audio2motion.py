@@ -16,7 +16,8 @@ import torch
 
 from vasa3d.arkit import ARKIT_INDEX
 from vasa3d.errors import InputError
-from vasa3d.motion.diffusion import CONTROL_DIM, MOTION_DIM, DiffusionConfig, DiffusionModel
+from vasa3d.motion.config import DiffusionConfig, TrainAudio2MotionConfig
+from vasa3d.motion.diffusion import CONTROL_DIM, MOTION_DIM, DiffusionModel
 from vasa3d.motion.latent import MotionLatent
 from vasa3d.motion.melspec import FRAME_DIM, logmel_frames
 
@@ -25,22 +26,6 @@ MOUTH_CHANNELS = tuple(ARKIT_INDEX[n] for n in (
     "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLowerDownLeft", "mouthLowerDownRight",
     "mouthUpperUpLeft", "mouthUpperUpRight", "mouthPressLeft", "mouthPressRight"))
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
-
-
-@dataclass
-class TrainAudio2MotionConfig:
-    """Optimisation of the audio-to-motion diffusion model."""
-
-    steps: int = 20000
-    """Optimizer steps."""
-    batch: int = 64
-    """Windows per step."""
-    lr: float = 3e-4
-    """Adam learning rate."""
-    checkpoint_every: int = 1000
-    """Write the model and optimizer state every this many steps."""
-    seed: int = 0
-    """Seed of the window sampling and the noise."""
 
 
 @dataclass
