@@ -116,3 +116,19 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, speech, capsys, case
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
     assert not out.exists()
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_arkit_csv_round_trip(tmp_path, speech):
+    from vasa3d.errors import InputError
+    from vasa3d.motion import audio_to_motion
+
+    motion = audio_to_motion(speech.samples, speech.sample_rate)
+    path = tmp_path / "face.csv"
+    motion.save_arkit_csv(path)
+    back = MotionLatent.load_arkit_csv(path)
+    assert back.fps == 25 and len(back) == len(motion)
+    np.testing.assert_allclose(back.z_dyn, motion.z_dyn, atol=1e-5)
+    np.testing.assert_allclose(back.z_pose[:, :3], motion.z_pose[:, :3], atol=1e-5)  # rotation only
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError):
+        MotionLatent.load_arkit_csv(tmp_path / "bad.csv")

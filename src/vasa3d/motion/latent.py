@@ -115,6 +115,53 @@ class MotionLatent:
         os.replace(tmp, path)
 
     @classmethod
+    def load_arkit_csv(cls, path: str | os.PathLike, fps: float | None = None) -> "MotionLatent":
+        """Read a face-capture CSV (the Live Link Face layout :meth:`save_arkit_csv` writes).
+
+        Blendshape columns are matched by name (case-insensitive; missing ones are 0); head
+        rotation comes from ``HeadYaw``/``HeadPitch``/``HeadRoll`` (radians) when present.
+        ``fps`` defaults to the frame rate read from the timecodes, else 25.
+        """
+        import csv
+
+        from scipy.spatial.transform import Rotation
+
+        try:
+            with open(path, newline="") as f:
+                rows = list(csv.reader(f))
+        except FileNotFoundError:
+            raise InputError(f"ARKit CSV not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not a readable CSV file ({exc.__class__.__name__})") from None
+        if len(rows) < 2:
+            raise InputError(f"{path} has no frames; expected a header row and one row per frame")
+        header = [h.strip().lower() for h in rows[0]]
+        index = {h: i for i, h in enumerate(header)}
+        names = [n.lower() for n in ARKIT_NAMES]
+        if sum(n in index for n in names) < 10:
+            raise InputError(f"{path} does not look like an ARKit CSV (too few blendshape columns)")
+        try:
+            data = [[float(r[index[n]]) if n in index else 0.0 for n in names] for r in rows[1:] if r]
+            head = [[float(r[index[k]]) if k in index else 0.0 for k in ("headyaw", "headpitch", "headroll")]
+                    for r in rows[1:] if r]
+        except (ValueError, IndexError) as exc:
+            raise InputError(f"{path} has a malformed row ({exc}); every value must be a number") from None
+        if fps is None:
+            fps = 25.0
+            if "timecode" in index:  # HH:MM:SS:FF(.fff): the largest frame number + 1
+                try:
+                    frames = [int(float(r[index["timecode"]].split(":")[-1])) for r in rows[1:] if r]
+                    if max(frames) >= 20:
+                        fps = float(max(frames) + 1)
+                except (ValueError, IndexError):
+                    pass
+        yaw, pitch, roll = np.asarray(head, np.float64).T
+        rotvec = Rotation.from_euler("YXZ", np.stack([yaw, -pitch, roll], axis=1)).as_rotvec()
+        z_pose = np.zeros((len(data), len(POSE_NAMES)), np.float32)
+        z_pose[:, :3] = rotvec
+        return cls(np.clip(np.asarray(data, np.float32), 0.0, 1.0), z_pose, fps)
+
+    @classmethod
     def load(cls, path: str | os.PathLike) -> "MotionLatent":
         """Read a file written by :meth:`save` (never unpickles)."""
         try:
