@@ -24,6 +24,8 @@ class Renders:
         full: ``G''`` at the batch's cameras (``None`` for an avatar without VAS).
         base: ``G'`` at the batch's cameras (``None`` when base losses are off).
         side_full, side_base: ``G''`` and ``G'`` at the consistency views (or ``None``).
+        sds_full, sds_base: ``G''`` and ``G'`` at a random view for the SDS loss (or ``None``).
+        sds_t_max: the SDS timestep ceiling at this step.
         target: ``(B, H, W, 3)`` the frames composited over the step's background.
     """
 
@@ -32,6 +34,9 @@ class Renders:
     target: Tensor
     side_full: RenderOutput | None = None
     side_base: RenderOutput | None = None
+    sds_full: RenderOutput | None = None
+    sds_base: RenderOutput | None = None
+    sds_t_max: float = 0.98
 
 
 def reconstruction_loss(pred: Tensor, target: Tensor, lambda_ssim: float) -> Tensor:
@@ -56,6 +61,14 @@ class Objective(nn.Module):
         kind = "auto" if config.perceptual == "off" else config.perceptual
         self.perceptual = build_perceptual(kind, config.vgg_weights, config.lpips_weights) if needs_perceptual else None
         self.adversarial = AdversarialLoss() if config.adversarial else None
+        self.sds = None
+        if config.sds_weights:
+            from .losses.sds import SDSLoss, load_stable_diffusion
+
+            device = torch.device("cuda" if torch.cuda.is_available() and config.device != "cpu" else "cpu")
+            parts = load_stable_diffusion(config.sds_weights, config.sds_prompt, device)
+            self.sds = SDSLoss(parts, config.sds_guidance, config.sds_grad_scale, config.sds_t_min,
+                               config.sds_resolution, torch.Generator().manual_seed(config.seed + 17))
 
     def image_terms(self, pred: Tensor, target: Tensor, suffix: str) -> dict[str, Tensor]:
         c = self.config
@@ -76,6 +89,10 @@ class Objective(nn.Module):
         if renders.side_full is not None and renders.side_base is not None and self.perceptual is not None:
             terms["consist"] = c.lambda_consist * self.perceptual(
                 renders.side_full.color, renders.side_base.color.detach()).mean()
+        if self.sds is not None:
+            sds = [self.sds(r.color, renders.sds_t_max) for r in (renders.sds_full, renders.sds_base) if r is not None]
+            if sds:
+                terms["sds"] = c.lambda_sds * sum(sds)
         if cas and self.perceptual is not None:
             main = renders.full if renders.full is not None else renders.base
             terms["cas"] = c.lambda_cas * cas_loss(self.perceptual, main.color, c.cas_sharpness)

@@ -28,7 +28,7 @@ from .config import TrainConfig
 from .display import training_bar
 from .objective import Objective, Renders
 from .regions import head_region
-from .views import consistency_view, orbit_like
+from .views import consistency_view, orbit_like, random_view
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 GAUSSIAN_GROUPS = ("means", "log_scales", "quats", "opacity_logits", "sh")
@@ -176,7 +176,7 @@ class Trainer:
         images, masks, z_dyn, z_pose, cameras = self._batch()
         bg = self._background()
         target = images * masks + bg * (1 - masks)
-        base, full = self.avatar.deform(z_dyn, z_pose, vas=True, base=c.base_losses or c.consistency)
+        base, full = self.avatar.deform(z_dyn, z_pose, vas=True, base=c.base_losses or c.consistency or bool(c.sds_weights))
         main = full if full is not None else base
         renders = Renders(full=self._render(main, cameras, bg), base=None, target=target)
         if full is not None and c.base_losses:
@@ -187,6 +187,14 @@ class Trainer:
                                     (c.consist_azimuth_min, c.consist_azimuth_max), c.consist_elevation)
             renders.side_full = self._render(full[:1], [side], bg)
             renders.side_base = self._render(base[:1], [side], bg)
+        if self.objective.sds is not None and self.step % c.sds_every == 0:
+            centre = main[0].means.detach().mean(0).cpu()
+            view = random_view(cameras[0], centre, self.view_rng)
+            renders.sds_full = self._render(main[:1], [view], bg)
+            if full is not None and base is not None:
+                renders.sds_base = self._render(base[:1], [view], bg)
+            decays = self.step // c.scaled(c.sds_t_decay_every)
+            renders.sds_t_max = max(c.sds_t_min + 1e-3, c.sds_t_max * c.sds_t_decay**decays)
         if self.strategy is not None:
             self.strategy.pre_backward(main)
         terms = self.objective(renders, self.avatar, cas=cas)
@@ -234,6 +242,8 @@ class Trainer:
         ckpt = self.checkpoint_path
         if ckpt is not None and ckpt.exists():
             self.load(ckpt)
+        if not c.sds_weights and not self.quiet:
+            print("note: SDS loss off (no Stable Diffusion 2.1 weights given; pass --sds-weights DIR to use it)")
         desc = "training avatar"
         with training_bar(desc, self.total_iterations, self.step, self.quiet) as bar:
             while self.step < self.total_iterations:
