@@ -104,3 +104,24 @@ def test_silence_after_speech_is_a_closed_breathing_face(clips):
     assert np.degrees(np.abs(pose[:, :3]).max()) < 15  # but calm
     blink = motion.column("eyeBlinkLeft")[quiet]
     assert ((blink[1:] > 0.5) & (blink[:-1] <= 0.5)).sum() >= 1
+
+
+def test_many_speakers():
+    """Random voices (pitch 85-280 Hz, vocal-tract scale 0.9-1.25, speaking rate 0.85-1.2), clean and in
+    the room: the closures and the loudness following hold for every speaker."""
+    from vasa3d.motion.synth import Voice
+
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        f0 = float(rng.uniform(85, 280))
+        scale = float(np.interp(f0, [85, 280], [0.92, 1.25]) + rng.normal(0, 0.03))
+        voice = Voice(f"v{k}", f0 * 1.15, f0 * 0.85, scale, float(rng.uniform(0.9, 1.4)), float(rng.uniform(0.02, 0.12)))
+        hits, rs = [], []
+        for text in TEXTS:
+            speech = synthesize(text, voice, rate=float(rng.uniform(0.85, 1.2)), seed=k)
+            for x in (speech.samples, room(speech.samples)):
+                motion = audio_to_motion(x, SR)
+                hits.extend(closure_hits(lip_gap(motion), motion.fps, speech.phonemes))
+                rs.append(loudness_correlation(motion, x, SR))
+        assert np.mean(hits) >= 0.85, (k, f0, np.mean(hits))
+        assert np.mean(rs) >= 0.6 and min(rs) >= 0.55, (k, f0, rs)

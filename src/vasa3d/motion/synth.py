@@ -281,12 +281,13 @@ def _resonate(x: np.ndarray, f: np.ndarray, bw: np.ndarray, sr: int, block: int)
     return y
 
 
-def synthesize(text: str, voice: str = "male", sr: int = 16000, rate: float = 1.0, seed: int = 0) -> SynthSpeech:
+def synthesize(text: str, voice: str | Voice = "male", sr: int = 16000, rate: float = 1.0, seed: int = 0
+               ) -> SynthSpeech:
     """Speak ``text`` with a formant synthesizer.
 
     Args:
         text: English text; punctuation makes pauses and sets the intonation.
-        voice: ``"male"`` or ``"female"``.
+        voice: ``"male"``, ``"female"``, or a :class:`Voice` (any pitch range and vocal-tract scale).
         sr: output sample rate (8-48 kHz).
         rate: speaking-rate factor (1 = about 4.5 syllables per second).
         seed: seed of the noise sources and jitter.
@@ -299,13 +300,13 @@ def synthesize(text: str, voice: str = "male", sr: int = 16000, rate: float = 1.
         speech = synthesize("Hello! I am a talking head.", voice="female")
         speech.save_wav("hello.wav")
     """
-    if voice not in VOICES:
+    if not isinstance(voice, Voice) and voice not in VOICES:
         raise InputError(f"unknown voice '{voice}'; choose one of {', '.join(VOICES)}")
     if not 8000 <= sr <= 48000:
         raise InputError(f"synthesis sample rate must be 8-48 kHz, got {sr}")
     if not 0.3 <= rate <= 3.0:
         raise InputError(f"speaking rate must be between 0.3 and 3, got {rate}")
-    v = VOICES[voice]
+    v = voice if isinstance(voice, Voice) else VOICES[voice]
     segs, words = _plan(text, rate)
     if not words:
         raise InputError("the text has no words to speak")
