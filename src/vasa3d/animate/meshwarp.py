@@ -37,6 +37,7 @@ from numba import njit
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from vasa3d.animate.detail import hair_detail
 from vasa3d.animate.eyes import EyeAppearance, draw_eye, eye_appearance
 from vasa3d.animate.layers import PortraitLayers, body_flow, make_layers
 from vasa3d.animate.mouth import MouthStyle, draw_mouth
@@ -70,6 +71,8 @@ class MeshWarpConfig:
     """the neck mesh is opaque above the first height (metres, head frame) and gone below the second"""
     inner_depth_bias_m: float = 0.02
     """the inside of the mouth is drawn as if this much farther away (eyeballs a quarter of it)"""
+    hair_detail: float = 1.0
+    """strength of the portrait's hair texture laid over the hair the portrait does not show (0: smooth fill)"""
     stretch_blur: float = 0.008
     """blur (fraction of the image size) of the portrait that stretched texels fade into"""
     body_flow_sigma: float = 0.06
@@ -151,6 +154,35 @@ def _sample3(img, x, y):
 
 
 @njit(cache=True, nogil=True)
+def _mirror_tile(u, n):
+    """Coordinate ``u`` folded into [0, n) by mirrored repetition (continuous, no seams)."""
+    period = 2.0 * n
+    u = u - np.floor(u / period) * period
+    return u if u < n else period - u
+
+
+@njit(cache=True, nogil=True)
+def _triplanar(detail, canon, i0, i1, i2, b0, b1, b2, px_per_m):
+    """``detail`` sampled at the surface point: one projection per axis, blended by the normal."""
+    px = (b0 * canon[i0, 0] + b1 * canon[i1, 0] + b2 * canon[i2, 0]) * px_per_m
+    py = (b0 * canon[i0, 1] + b1 * canon[i1, 1] + b2 * canon[i2, 1]) * px_per_m
+    pz = (b0 * canon[i0, 2] + b1 * canon[i1, 2] + b2 * canon[i2, 2]) * px_per_m
+    nx = b0 * canon[i0, 3] + b1 * canon[i1, 3] + b2 * canon[i2, 3]
+    ny = b0 * canon[i0, 4] + b1 * canon[i1, 4] + b2 * canon[i2, 4]
+    nz = b0 * canon[i0, 5] + b1 * canon[i1, 5] + b2 * canon[i2, 5]
+    wx, wy, wz = nx * nx, ny * ny, nz * nz
+    total = wx + wy + wz
+    if total <= 0.0:
+        return 0.0
+    H, W = detail.shape[0], detail.shape[1]
+    # image rows run down: use -y so that hair strands keep their direction
+    v = (_bilinear1(detail, _mirror_tile(pz, W), _mirror_tile(-py, H)) * wx
+         + _bilinear1(detail, _mirror_tile(px, W), _mirror_tile(pz, H)) * wy
+         + _bilinear1(detail, _mirror_tile(px, W), _mirror_tile(-py, H)) * wz)
+    return v / total
+
+
+@njit(cache=True, nogil=True)
 def _shown(zbuf, pmask, u, v, z, tol):
     """Whether the surface point at portrait pixel (u, v) with depth z is what the portrait shows there."""
     S = zbuf.shape[0]
@@ -172,7 +204,8 @@ def _shown(zbuf, pmask, u, v, z, tol):
 
 
 @njit(cache=True, nogil=True)
-def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_facing, out, kind):
+def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_facing, canon, detail, px_per_m,
+           out, kind):
     """Colour every covered pixel from the portrait's texel, its mirror's texel, or the diffused colour.
 
     attr columns: 0-1 uv0, 2 shown0 (1 where the portrait shows the vertex), 3 facing0,
@@ -208,6 +241,12 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_fac
                     src = 4
             shade = 0.8 + 0.2 * min(1.0, max(0.0, f1))  # unseen parts get a little form from the view
             cr, cg, cb = a[8] * shade, a[9] * shade, a[10] * shade
+            hair = b0 * canon[i0, 6] + b1 * canon[i1, 6] + b2 * canon[i2, 6]
+            if hair > 0.0 and shown < 1.0:
+                d = hair * _triplanar(detail, canon, i0, i1, i2, b0, b1, b2, px_per_m)
+                cr += d
+                cg += d
+                cb += d
             if shown > 0.0:
                 sharp = min(1.0, a[src + 3] / need)
                 tr, tg, tb = _sample3(portrait, a[src], a[src + 1])
@@ -364,6 +403,13 @@ class MeshWarpAnimator:
         self._uv0 = uv0
         # the body layer is attached to what the portrait shows of the head
         self._flow_weight = (depth_shown | (np.abs(facing) < 0.3)).astype(np.float64)
+        # hair detail for the parts of the hair the portrait does not show
+        hairy = vregion == region_id.get("scalp", -1)
+        self._detail = hair_detail(self.portrait, self.portrait_mask, uv0[hairy & shown & (facing > 0.5)],
+                                   cfg.hair_detail)
+        self._px_per_m = float(fit.camera.K[0, 0]) / float(fit.camera.position.norm())
+        self._canon = np.ascontiguousarray(np.concatenate(
+            [Vc, _vertex_normals(Vc, self.faces) * self._winding, hairy[:, None]], 1).astype(np.float32))
 
     # ------------------------------------------------------------------ helpers
     def _params(self, z_dyn: torch.Tensor, z_pose: torch.Tensor):
@@ -439,7 +485,7 @@ class MeshWarpAnimator:
         kind = np.zeros((H, W), np.int8)
         facing1 = self._facing(V1.numpy().astype(np.float64), cam)
         _shade(R1.tri_id, R1.bary, self.faces, self.attr, facing1, self.portrait, self.portrait_blurred,
-               self.portrait_mask, float(cfg.min_facing), mesh_rgb, kind)
+               self.portrait_mask, float(cfg.min_facing), self._canon, self._detail, self._px_per_m, mesh_rgb, kind)
 
         lmv = self.landmark_vertices
         # which region shows at each pixel, only around the mouth and eyes (the rest never needs it)
