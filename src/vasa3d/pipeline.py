@@ -54,6 +54,14 @@ class SpeakConfig:
     """Rasterizer: auto, cpu, torch or gsplat."""
     seed: int = 0
     """Random seed of the motion generator (blinks, head motion)."""
+    transcript: str = ""
+    """What is said, if known: forced alignment then gives exact lip closures."""
+    emotion: Literal["neutral", "happy", "sad", "angry", "surprised"] = "neutral"
+    """Emotion offset added to the face and head motion."""
+    emotion_intensity: float = 1.0
+    """Strength of the emotion offset, 0 to 1."""
+    motion_intensity: float = 1.0
+    """Scale of head motion and expressiveness (0.5: calmer, 1.5: livelier)."""
 
 
 # --------------------------------------------------------------------------- create
@@ -151,9 +159,11 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
     if float(np.abs(samples).max()) < SILENCE_PEAK:
         raise InputError(f"{audio_path} is silent; give a recording with speech in it")
     avatar = load_avatar(avatar_path)
-    from vasa3d.motion import audio_to_motion
+    from vasa3d.motion import MotionConfig, audio_to_motion
 
-    motion = audio_to_motion(samples, sr)
+    motion = audio_to_motion(samples, sr, MotionConfig(
+        seed=config.seed, transcript=config.transcript or None, emotion=config.emotion,
+        emotion_intensity=config.emotion_intensity, motion_intensity=config.motion_intensity))
     frames = render_motion(avatar, motion, config, quiet=quiet)
     return write_video(output, frames, motion.fps, samples, sr)
 
@@ -195,7 +205,8 @@ def demo(out_dir: str | Path = "out/demo", preset: str = "demo", quiet: bool = F
         create(data.astronaut(), avatar, CreateConfig(preset=preset), quiet=quiet, log=log)  # type: ignore[arg-type]
     results = {"avatar": avatar, "speech": wav}
     for name in ("front", "orbit"):
-        results[name] = speak(avatar, wav, out / f"{name}.mp4", SpeakConfig(camera=name), quiet=quiet)
+        results[name] = speak(avatar, wav, out / f"{name}.mp4", SpeakConfig(camera=name, transcript=DEMO_TEXT),
+                              quiet=quiet)
         log(f"wrote {results[name]}")
     return results
 
