@@ -338,10 +338,10 @@ class MeshWarpAnimator:
         self.portrait_blurred = np.ascontiguousarray(cv2.GaussianBlur(self.portrait, (0, 0), sigma, sigma))
         self.shape = fit.params.shape.detach().reshape(1, -1)
         self.faces = np.ascontiguousarray(head.faces.cpu().numpy().astype(np.int64))
-        region_id = {name: i for i, name in enumerate(REGIONS)}
+        region_id = {name: i for i, name in enumerate(getattr(head, "regions", REGIONS))}
         self.face_region = head.face_regions.cpu().numpy()
-        self._r_mouth = region_id["mouth_interior"]
-        self._r_eyeball = region_id["eyeballs"]
+        self._r_mouth = region_id.get("mouth_interior", -3)  # -3: a model without it
+        self._r_eyeball = region_id.get("eyeballs", -3)
         self._skin_regions = np.array([region_id[n] for n in ("face", "lips", "eyes") if n in region_id] + [-2])
         self.landmark_vertices = head.landmark_vertices.cpu().numpy()
 
@@ -370,8 +370,7 @@ class MeshWarpAnimator:
         known = shown | mirror_shown
         vregion = head.vertex_regions.cpu().numpy()
         special = (vregion == self._r_mouth) | (vregion == self._r_eyeball)
-        rid = {name: i for i, name in enumerate(REGIONS)}
-        groups = [np.isin(vregion, [rid[n] for n in names]) for names in
+        groups = [np.isin(vregion, [region_id[n] for n in names if n in region_id]) for names in
                   (("face", "lips", "eyes"), ("scalp", "ears"), ("neck",))]
         colour = _diffuse_colours(colour, known & ~special, self.faces, groups)
         colour[vregion == self._r_mouth] = np.asarray(cfg.mouth.cavity)
