@@ -4,7 +4,9 @@ Prints one table row per (backend, resolution, Gaussian count): forward
 milliseconds (display, no gradient), forward+backward milliseconds (a
 training step's rendering), frames per second of the forward, and peak
 memory above the idle process (CPU: resident set; CUDA: allocated device
-memory).  Times are all-in: projection, sorting, binning and compositing.
+memory), and the process CPU time of a frame summed over threads (on a
+shared machine the CPU time is the robust number; on idle cores the wall
+time is about CPU time / threads).  Times are all-in: projection, sorting, binning and compositing.
 Each configuration runs in a fresh subprocess so its memory peak is its own;
 the time reported is the best of ``--repeats`` runs after a warm-up (the
 machine may be shared, and the best run is the least disturbed one).
@@ -93,24 +95,26 @@ def measure(backend: str, size: int, n: int, repeats: int) -> dict:
         sync()
 
     def best(fn, k):
+        """Best wall ms, median wall ms, and best process-CPU ms (all threads summed)."""
         fn()
-        times = []
+        times, cpu = [], []
         for _ in range(k):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times.append(time.perf_counter() - t0)
-        return 1000 * min(times), 1000 * sorted(times)[len(times) // 2]
+            cpu.append(time.process_time() - c0)
+        return 1000 * min(times), 1000 * sorted(times)[len(times) // 2], 1000 * min(cpu)
 
     coverage = float(forward().alpha.mean())
-    fwd, fwd_med = best(forward, repeats)
-    fb, fb_med = best(forward_backward, max(3, repeats // 2))
+    fwd, fwd_med, fwd_cpu = best(forward, repeats)
+    fb, fb_med, fb_cpu = best(forward_backward, max(3, repeats // 2))
     if cuda:
         peak = torch.cuda.max_memory_allocated() - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
     return {
         "backend": backend, "size": size, "n": n, "forward_ms": fwd, "forward_median_ms": fwd_med,
-        "fwd_bwd_ms": fb, "fwd_bwd_median_ms": fb_med, "fps": 1000 / fwd, "peak_mib": max(peak, 0) / 2**20,
+        "fwd_bwd_ms": fb, "fwd_bwd_median_ms": fb_med, "forward_cpu_ms": fwd_cpu, "fwd_bwd_cpu_ms": fb_cpu, "fps": 1000 / fwd, "peak_mib": max(peak, 0) / 2**20,
         "coverage": coverage,
     }
 
@@ -202,8 +206,9 @@ def main() -> None:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}, load average {load:.1f}")
-    print("| backend | resolution | Gaussians | forward ms | fwd+bwd ms | forward FPS | peak memory MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| backend | resolution | Gaussians | forward ms | fwd+bwd ms | forward FPS | peak memory MiB "
+          "| CPU ms forward | CPU ms fwd+bwd |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for backend in args.backends:
         for size in args.sizes:
             for n in args.counts:
@@ -212,12 +217,12 @@ def main() -> None:
                     cmd += ["--threads", str(args.threads)]
                 res = subprocess.run(cmd, capture_output=True, text=True)
                 if res.returncode != 0:
-                    print(f"| {backend} | {size}x{size} | {n} | failed: {res.stderr.strip().splitlines()[-1]} | | | |")
+                    print(f"| {backend} | {size}x{size} | {n} | failed: {res.stderr.strip().splitlines()[-1]} | | | | | |")
                     continue
                 r = json.loads(res.stdout.strip().splitlines()[-1])
                 print(
                     f"| {backend} | {size}x{size} | {n:,} | {r['forward_ms']:.1f} | {r['fwd_bwd_ms']:.1f} "
-                    f"| {r['fps']:.0f} | {r['peak_mib']:.0f} |",
+                    f"| {r['fps']:.0f} | {r['peak_mib']:.0f} | {r['forward_cpu_ms']:.1f} | {r['fwd_bwd_cpu_ms']:.1f} |",
                     flush=True,
                 )
 
