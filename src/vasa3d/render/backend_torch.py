@@ -20,7 +20,9 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from .projection import ALPHA_MAX, ALPHA_MIN, T_MIN, Projected
+from .camera import Camera
+from .projection import ALPHA_MAX, ALPHA_MIN, T_MIN, Projected, project
+from .types import Gaussians, RenderOutput
 
 BLOCK = 16
 
@@ -80,3 +82,16 @@ def composite(proj: Projected, width: int, height: int, background: Tensor) -> t
         band_rows.append(torch.cat(blocks, dim=1))
     image = torch.cat(band_rows, dim=0)
     return image[..., :3], image[..., 3:4], image[..., 4:5]
+
+
+def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, background: Tensor,
+           sh_degree: int | None, eps2d: float, near_plane: float, antialiased: bool) -> RenderOutput:
+    """The ``torch`` backend for a batch of cameras (see :func:`vasa3d.render.rasterize`)."""
+    colors, alphas, depths = [], [], []
+    for i in range(len(cameras)):
+        proj = project(gaussians, cameras[i], width, height, sh_degree, eps2d, near_plane, antialiased)
+        c, a, d = composite(proj, width, height, background[i])
+        colors.append(c)
+        alphas.append(a)
+        depths.append(d)
+    return RenderOutput(torch.stack(colors), torch.stack(alphas), torch.stack(depths))

@@ -11,32 +11,15 @@ from torch import Tensor
 from ..errors import VasaError
 from . import backend_cpu, backend_gsplat, backend_torch
 from .camera import Camera
-from .projection import project
 from .types import Gaussians, RenderOutput
 
 Backend = Literal["auto", "cpu", "torch", "gsplat"]
 
 
-def _render_projected(composite: Callable) -> Callable:
-    """A backend that projects with :func:`project` and blends with ``composite``."""
-
-    def render(gaussians, cameras, width, height, background, sh_degree, eps2d, near_plane, antialiased):
-        colors, alphas, depths = [], [], []
-        for i in range(len(cameras)):
-            proj = project(gaussians, cameras[i], width, height, sh_degree, eps2d, near_plane, antialiased)
-            c, a, d = composite(proj, width, height, background[i])
-            colors.append(c)
-            alphas.append(a)
-            depths.append(d)
-        return RenderOutput(torch.stack(colors), torch.stack(alphas), torch.stack(depths))
-
-    return render
-
-
 def _backends() -> dict[str, Callable]:
     names = {
         "cpu": backend_cpu.render,
-        "torch": _render_projected(backend_torch.composite),
+        "torch": backend_torch.render,
     }
     if backend_gsplat.available():
         names["gsplat"] = backend_gsplat.render
