@@ -135,13 +135,13 @@ class TrainConfig:
             )
         if name == "cpu-quick":
             return dataclasses.replace(
-                paper, iterations=1500, batch_size=1, resolution=256, dataset_frames=600, cas_iterations=0,
+                paper, iterations=2500, batch_size=1, resolution=256, dataset_frames=600, cas_iterations=0,
                 perceptual="off", adversarial=False, consistency=False, densify=False,
                 checkpoint_every=500, log_every=25, preview_every=500, lr_mlp=5e-4,
             )
         # demo: the smallest run that still looks like the person (make demo's budget)
         return dataclasses.replace(
-            paper, iterations=400, batch_size=1, resolution=160, dataset_frames=200, cas_iterations=0,
+            paper, iterations=1200, batch_size=1, resolution=160, dataset_frames=200, cas_iterations=0,
             perceptual="off", adversarial=False, consistency=False, densify=False, base_losses=False,
             checkpoint_every=0, log_every=25, preview_every=0, lr_mlp=5e-4,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 from pathlib import Path
 
 import torch
@@ -35,14 +36,20 @@ GAUSSIAN_GROUPS = ("means", "log_scales", "quats", "opacity_logits", "sh")
 
 
 def pick_device(name: str) -> torch.device:
+    """``auto``: this rank's CUDA GPU when there is one (``LOCAL_RANK`` under torchrun), else the CPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+        return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise VasaError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
     return torch.device(name)
 
 
 def _world() -> tuple[int, int]:
+    """``(rank, world size)``; joins the process group torchrun describes in the environment."""
+    if dist.is_available() and not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
