@@ -1,9 +1,11 @@
-"""Numba twin of :func:`.projection.project` for renders that need no gradient.
+"""Numba twin of :func:`.projection.project` and its analytic backward.
 
 Same maths, same culling rules, same stable front-to-back order (an LSD
 radix sort on the float bits of the depth), written as one fused pass so a
-display frame does not pay for dozens of PyTorch ops.  The tests hold it
-to the PyTorch version.
+frame does not pay for dozens of PyTorch ops.  :func:`project_backward`
+differentiates it by hand (classic mode; the antialiased compensation goes
+through the PyTorch projection instead).  The tests hold both to the
+PyTorch version and its autograd.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """EWA projection of 3D Gaussians to screen-space 2D Gaussians (plain PyTorch).
 
-Every backend except gsplat starts from :func:`project`: it is vectorised
-over Gaussians, differentiable through autograd, and cheap next to
-compositing, so the compiled ``cpu`` backend only replaces the per-pixel
-part and lets autograd carry its gradients back to the raw parameters.
+This is the reference projection: vectorised over Gaussians and
+differentiable through autograd.  The ``torch`` backend uses it, so does
+the ``cpu`` backend when it trains in antialiased mode; otherwise the
+``cpu`` backend runs its numba twin (:mod:`._project_kernel`, with an
+analytic backward), which the tests hold to this one.
 
 The maths, for one camera with rotation ``W``, translation ``t`` and focal
 lengths ``fx, fy``:
