@@ -30,8 +30,8 @@ def test_l1_and_masked_l1():
 
 def test_ssim_loss_gradcheck():
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(1, 12, 12, 3, generator=g, dtype=torch.float64, requires_grad=True)
-    y = torch.rand(1, 12, 12, 3, generator=g, dtype=torch.float64)
+    x = torch.rand(1, 7, 7, 1, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(1, 7, 7, 1, generator=g, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda a: ssim_loss(a, y, window=5), (x,))
     assert float(ssim_loss(y, y)) < 1e-6
 
@@ -109,10 +109,10 @@ def test_discriminators_learn_to_separate_real_from_fake(face):
     torch.manual_seed(0)
     adv = AdversarialLoss()
     opt = torch.optim.Adam(adv.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    real = face[:, :128, :128]
+    real = face[:, :64, :64]
     fake = torch.from_numpy(gaussian(real[0].numpy(), sigma=2.0, channel_axis=2).astype(np.float32))[None]
     first = float(adv.discriminator_loss(real, fake))
-    for _ in range(30):
+    for _ in range(20):
         opt.zero_grad()
         d = adv.discriminator_loss(real, fake)
         d.backward()

@@ -15,7 +15,7 @@ def _quick(**kw) -> TrainConfig:
 
 
 def test_training_fits_held_out_frames(head):
-    student, data, _ = scenes.student_and_data(head)
+    student, data, _ = scenes.student_and_data(head, size=40, n_gaussians=800)
     before = scenes.psnr_on(student, data, data.test_indices)
     trainer = Trainer(student, data, _quick(), quiet=True)
     avatar = trainer.run()
@@ -26,19 +26,19 @@ def test_training_fits_held_out_frames(head):
 
 
 def test_resume_gives_the_uninterrupted_result(head, tmp_path):
-    cfg = _quick(iterations=8, checkpoint_every=4, consistency=True, adversarial=True)
-    student, data, _ = scenes.student_and_data(head)
+    cfg = _quick(iterations=6, checkpoint_every=3, consistency=True, adversarial=True)
+    student, data, _ = scenes.student_and_data(head, size=40, n_gaussians=600)
     full = Trainer(student, data, cfg, log_dir=tmp_path / "a", quiet=True).run()
 
-    student2, data2, _ = scenes.student_and_data(head)
-    t = Trainer(student2, data2, dataclasses.replace(cfg, iterations=8), log_dir=tmp_path / "b", quiet=True)
+    student2, data2, _ = scenes.student_and_data(head, size=40, n_gaussians=600)
+    t = Trainer(student2, data2, cfg, log_dir=tmp_path / "b", quiet=True)
     # run to the first checkpoint, then "kill" (drop the trainer) and resume in a new one
-    while t.step < 4:
+    while t.step < 3:
         t.train_step()
         t.step += 1
     t.save(t.checkpoint_path)
     del t
-    student3, data3, _ = scenes.student_and_data(head)
+    student3, data3, _ = scenes.student_and_data(head, size=40, n_gaussians=600)
     resumed = Trainer(student3, data3, cfg, log_dir=tmp_path / "b", quiet=True).run()
     a, b = full.export()[1], resumed.export()[1]
     assert a.keys() == b.keys()

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 
 #: smallest image side a discriminator scale looks at
-MIN_SIZE = 32
+MIN_SIZE = 16
 
 
 class PatchDiscriminator(nn.Module):
