@@ -19,6 +19,8 @@ Best of ``--repeats`` runs (the machine may be shared).
 
 from __future__ import annotations
 
+import vasa3d  # noqa: F401  (first: sets OpenMP passive waiting before torch loads)
+
 import argparse
 import resource
 import shutil

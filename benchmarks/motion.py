@@ -9,6 +9,8 @@ Speech comes from the built-in synthesizer (two voices), whose phone timing is e
 
 from __future__ import annotations
 
+import vasa3d  # noqa: F401  (first: sets OpenMP passive waiting before torch loads)
+
 import argparse
 import time
 

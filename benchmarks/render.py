@@ -23,6 +23,8 @@ of the frame.
 
 from __future__ import annotations
 
+import vasa3d  # noqa: F401  (first: sets OpenMP passive waiting before torch loads)
+
 import argparse
 import json
 import math

@@ -14,6 +14,8 @@ mesh on the same frames (the detection share).  Best of ``--repeats`` runs.
 
 from __future__ import annotations
 
+import vasa3d  # noqa: F401  (first: sets OpenMP passive waiting before torch loads)
+
 import argparse
 import os
 import tempfile

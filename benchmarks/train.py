@@ -10,6 +10,8 @@ BENCHMARKS.md.
 
 from __future__ import annotations
 
+import vasa3d  # noqa: F401  (first: sets OpenMP passive waiting before torch loads)
+
 import argparse
 import tempfile
 import time
