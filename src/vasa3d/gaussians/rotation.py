@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vasa3d.render.projection import quat_to_rotmat as quat_to_matrix  # one implementation, shared with the renderer
+
 
 def quat_multiply(a: Tensor, b: Tensor) -> Tensor:
     """Hamilton product ``a * b`` of quaternions ``(..., 4)`` (w, x, y, z); broadcasts."""
@@ -20,19 +22,6 @@ def quat_multiply(a: Tensor, b: Tensor) -> Tensor:
         ],
         dim=-1,
     )
-
-
-def quat_to_matrix(q: Tensor) -> Tensor:
-    """Rotation matrices ``(..., 3, 3)`` from quaternions ``(..., 4)`` (normalised here)."""
-    w, x, y, z = F.normalize(q, dim=-1).unbind(-1)
-    return torch.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-        ],
-        dim=-1,
-    ).reshape(q.shape[:-1] + (3, 3))
 
 
 def matrix_to_quat(R: Tensor) -> Tensor:
