@@ -20,6 +20,7 @@ import torch
 
 from vasa3d.errors import InputError
 from vasa3d.io import check_output_path, load_audio, load_avatar, load_image, save_avatar, write_video
+from vasa3d.progress import stage
 from vasa3d.render.camera import Camera
 
 DEMO_TEXT = "Hello! I am a talking head made from a single photo. Watch my lips move as I speak."
@@ -87,11 +88,12 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
         train_cfg = dataclasses.replace(train_cfg, iterations=config.iterations)
     torch.manual_seed(config.seed)
 
-    analysis = analyze_portrait(image, size=train_cfg.resolution)
+    with stage("finding the face and fitting the head", quiet=quiet):
+        analysis = analyze_portrait(image, size=train_cfg.resolution)
+        head = build_head(None)
+        fit = fit_portrait(analysis, head)
     for warning in analysis.warnings:
         log(f"note: {warning}")
-    head = build_head(None)
-    fit = fit_portrait(analysis, head)
     log(f"head fitted: mean landmark error {100 * fit.landmark_error:.2f}% of the eye distance")
 
     work = output.with_name(output.name + ".work")

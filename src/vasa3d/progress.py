@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -46,3 +48,16 @@ def track(
         for item in items:
             yield item
             bar.advance(task)
+
+
+@contextmanager
+def stage(description: str, quiet: bool = False) -> Iterator[None]:
+    """A spinner with the elapsed time for a step that has no count to show (fitting, decoding)."""
+    if quiet:
+        yield
+        return
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task(description, total=1)
+        yield
+        bar.update(task, completed=1)
