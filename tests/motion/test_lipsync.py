@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vasa3d.motion import MotionConfig, audio_to_motion
-from vasa3d.motion.measure import closure_hits, lip_gap, loudness_correlation
+from vasa3d.motion.measure import closure_hits, lip_gap, loudness_correlation, simulate_room
 from vasa3d.motion.phones import VOWELS
 from vasa3d.motion.synth import synthesize
 
@@ -20,15 +20,7 @@ SR = 16000
 
 def room(x: np.ndarray, rt60: float = 0.4, snr_db: float = 15.0, seed: int = 0) -> np.ndarray:
     """Reverberate (exponentially decaying noise tail, direct-to-reverberant ratio 6 dB) and add noise."""
-    rng = np.random.default_rng(seed)
-    n = int(rt60 * SR)
-    t = np.arange(n) / SR
-    ir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
-    ir *= 0.5 / np.sqrt(np.sum(ir[1:] ** 2))
-    ir[0] = 1.0
-    y = np.convolve(x, ir)[: len(x)]
-    y = y + rng.standard_normal(len(y)) * np.sqrt(np.mean(y ** 2) / 10 ** (snr_db / 10))
-    return (0.7 * y / np.abs(y).max()).astype(np.float32)
+    return simulate_room(x, rt60, snr_db, seed, SR)
 
 
 @pytest.fixture(scope="module")
