@@ -122,17 +122,42 @@ def align_transcript(samples16k: np.ndarray, transcript: str, model_dir: str | N
                      ) -> list[tuple[str, float, float]]:
     """Force-align ``transcript`` to 16 kHz speech with pocketsphinx; ``[(phone, start_s, end_s)]``.
 
+    The search runs with pocketsphinx's default beams first; where reverberation or noise make it
+    prune the true path (no alignment reaches the end of the audio), it runs again with much
+    wider beams and the single forward pass alone.
+
     Raises:
         InputError: the transcript has no known words or cannot be aligned to the audio.
     """
-    from pocketsphinx import Decoder
-
-    from vasa3d.motion.phones import pronounce, tokenize
+    from vasa3d.motion.phones import tokenize
 
     words = [w.lower() for w in tokenize(transcript) if w[0].isalnum()]
     if not words:
         raise InputError("the transcript has no words; leave it out to recognise phones from the audio")
-    kwargs = {"lm": None, "loglevel": "FATAL"}
+    pcm = (np.clip(samples16k, -1, 1) * 32767).astype(np.int16).tobytes()
+    error = None
+    for search in _ALIGN_SEARCHES:
+        try:
+            return validate_phonemes(_align(pcm, words, model_dir, search))
+        except (RuntimeError, ValueError, TypeError) as exc:  # TypeError: no alignment came back
+            error = exc
+    raise InputError(f"the transcript could not be aligned to the audio ({error}); check that it matches") from None
+
+
+#: pocketsphinx search settings tried in turn: the defaults, then beams wide enough for reverberant
+#: or noisy speech (the second-pass searches, which fail to finish there, switched off)
+_ALIGN_SEARCHES: tuple[dict, ...] = (
+    {},
+    {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80, "fwdflat": False, "bestpath": False},
+)
+
+
+def _align(pcm: bytes, words: list[str], model_dir: str | None, search: dict) -> list[tuple[str, float, float]]:
+    from pocketsphinx import Decoder
+
+    from vasa3d.motion.phones import pronounce
+
+    kwargs = {"lm": None, "loglevel": "FATAL", **search}
     if model_dir:
         kwargs["hmm"] = _model_dir(model_dir)
     decoder = Decoder(**kwargs)
@@ -142,22 +167,18 @@ def align_transcript(samples16k: np.ndarray, transcript: str, model_dir: str | N
             if phones:
                 decoder.add_word(w, " ".join(phones), False)
     words = [w for w in words if decoder.lookup_word(w) is not None]
-    pcm = (np.clip(samples16k, -1, 1) * 32767).astype(np.int16).tobytes()
-    try:
-        decoder.set_align_text(" ".join(words))
-        for _ in range(2):  # word alignment first, then phones within the words
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            if _ == 0:
-                decoder.set_alignment()
-        out = []
-        for word in decoder.get_alignment():
-            for phone in word:
-                out.append((phone.name, phone.start / HOP_RATE, (phone.start + phone.duration) / HOP_RATE))
-    except (RuntimeError, ValueError) as exc:
-        raise InputError(f"the transcript could not be aligned to the audio ({exc}); check that it matches") from None
-    return validate_phonemes(out)
+    decoder.set_align_text(" ".join(words))
+    for word_pass in (True, False):  # word alignment first, then phones within the words
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        if word_pass:
+            decoder.set_alignment()
+    out = []
+    for word in decoder.get_alignment():
+        for phone in word:
+            out.append((phone.name, phone.start / HOP_RATE, (phone.start + phone.duration) / HOP_RATE))
+    return out
 
 
 def _model_dir(model_dir: str | None) -> str:
