@@ -85,9 +85,23 @@ def run_train(args: argparse.Namespace) -> int:
 
     out = _output_path(args.output, "model file", (".safetensors",))
     quiet = getattr(args, "quiet", False)
-    pairs = pairs_from_videos(args.videos, quiet=quiet)
-    train_audio2motion(pairs, out, dataclass_from_args(DiffusionConfig, args),
-                       dataclass_from_args(TrainAudio2MotionConfig, args), resume=args.resume, quiet=quiet)
+    model_cfg = dataclass_from_args(DiffusionConfig, args)
+    train_cfg = dataclass_from_args(TrainAudio2MotionConfig, args)
+    if args.resume and out.is_file():  # the pairs need the saved model's features
+        from vasa3d.motion.diffusion import DiffusionModel
+
+        model_cfg = DiffusionModel.load(out).cfg
+    elif train_cfg.speech_encoder and args.features is None:
+        model_cfg.features = "wav2vec2"
+    encoder = None
+    if model_cfg.features == "wav2vec2":
+        from vasa3d.motion.speech_encoder import SpeechEncoder
+
+        encoder = SpeechEncoder.load(train_cfg.speech_encoder)
+    elif train_cfg.speech_encoder:
+        raise InputError("--speech-encoder is for --features wav2vec2; the model reads log-mel features")
+    pairs = pairs_from_videos(args.videos, quiet, model_cfg, encoder)
+    train_audio2motion(pairs, out, model_cfg, train_cfg, resume=args.resume, quiet=quiet)
     if not quiet:
         print(f"trained on {len(pairs)} videos ({sum(len(p.motion) for p in pairs)} frames) -> {out}")
     return 0

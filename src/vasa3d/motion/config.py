@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -42,6 +43,9 @@ class MotionConfig:
     lips follow loudness only; 'diffusion': a trained diffusion transformer (needs diffusion_model)."""
     diffusion_model: str | None = None
     """Model file of the 'diffusion' generator (made by 'vasa3d train-audio2motion')."""
+    speech_encoder: str = ""
+    """Folder of the wav2vec2 / HuBERT / WavLM checkpoint (config.json + model.safetensors or
+    pytorch_model.bin) that a diffusion model trained on wav2vec2 features needs; read offline."""
     recognizer: Literal["none", "allphone"] = "none"
     """Phone labels for the phonetic generator when no transcript or timing is given: 'allphone' runs
     pocketsphinx phone recognition (streams, ~20-35x real time), 'none' uses acoustic shapes only."""
@@ -101,6 +105,8 @@ class MotionConfig:
         if self.generator == "diffusion" and not self.diffusion_model:
             raise InputError("the diffusion generator needs a model file: train one with "
                              "'vasa3d train-audio2motion' and pass --diffusion-model")
+        if self.speech_encoder and self.generator != "diffusion":
+            raise InputError("a speech encoder (--speech-encoder) is only read by the diffusion generator")
         gaze = tuple(float(g) for g in self.gaze)
         if len(gaze) != 2 or abs(gaze[0]) > 40 or abs(gaze[1]) > 30:
             raise InputError(f"gaze must be (yaw, pitch) degrees within +-40 and +-30, got {self.gaze}")
@@ -151,6 +157,24 @@ class DiffusionConfig:
     """Probability of dropping the audio and controls in training."""
     fps: float = 25.0
     """Motion frame rate."""
+    features: Literal["logmel", "wav2vec2"] = "logmel"
+    """Audio features: 'logmel' (40 bands, needs nothing) or 'wav2vec2' (hidden states of a user-supplied
+    wav2vec2 / HuBERT / WavLM encoder, --speech-encoder)."""
+    speech_layers: str = "auto"
+    """wav2vec2 features: hidden states averaged over these layers: 'auto' (ceil(L/2) to ceil(3L/4), 6-9 of 12),
+    'K' or 'A-B' (1 = first transformer layer's output)."""
+    speech_context_s: float = 1.0
+    """wav2vec2 features: seconds of past audio in each frame's encoder window (cost grows with it)."""
+
+    def validate(self) -> "DiffusionConfig":
+        if self.features not in ("logmel", "wav2vec2"):
+            raise InputError(f"unknown audio features '{self.features}'; use logmel or wav2vec2")
+        if not re.fullmatch(r"\s*(auto|\d+(\s*-\s*\d+)?)\s*", self.speech_layers.lower()):
+            raise InputError(f"speech layers must be 'auto', a layer number or a range like '6-9', "
+                             f"got '{self.speech_layers}'")
+        if not 0.1 <= self.speech_context_s <= 10.0:
+            raise InputError(f"speech context must be between 0.1 and 10 s, got {self.speech_context_s}")
+        return self
 
 
 @dataclass
@@ -167,3 +191,5 @@ class TrainAudio2MotionConfig:
     """Write the model and optimizer state every this many steps."""
     seed: int = 0
     """Seed of the window sampling and the noise."""
+    speech_encoder: str = ""
+    """Folder of the wav2vec2 / HuBERT / WavLM checkpoint for --features wav2vec2 (read offline)."""

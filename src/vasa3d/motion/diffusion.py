@@ -3,7 +3,9 @@
 Each step generates a window of ``window`` frames (80 ms at 25 fps) of the motion latent
 x = [z_dyn, z_pose], conditioned on
 
-* the log-mel features of the window's frames and of ``audio_ahead`` frames after it,
+* the audio features (log-mel, or the hidden states of a user-supplied wav2vec2 / HuBERT encoder
+  on a sliding window: :mod:`vasa3d.motion.speech_encoder`) of the window's frames, of the
+  ``context`` frames before it and of ``audio_ahead`` frames after it,
 * the ``context`` frames generated before it (continuity), and
 * the control signals (emotion with intensity, gaze, head distance, motion intensity),
 
@@ -12,7 +14,8 @@ with classifier-free guidance (the audio and the controls are dropped together w
 predicts the clean window x0 from a noisy one (cosine noise schedule, ``train_steps`` levels);
 sampling runs ``sample_steps`` deterministic DDIM steps from noise drawn from ``(seed, window index)``,
 so a stream and an offline call produce the same frames. A frame's look-ahead is the rest of its
-window plus ``audio_ahead`` frames plus 12.5 ms: 92.5 ms with the defaults.
+window plus ``audio_ahead`` frames plus 12.5 ms (the features' own look-ahead, log-mel or wav2vec2):
+92.5 ms with the defaults.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from vasa3d.errors import InputError, MissingAssetError
 from vasa3d.motion.config import EMOTIONS, DiffusionConfig, MotionConfig
 from vasa3d.motion.latent import MotionLatent
 from vasa3d.motion.melspec import FRAME_DIM
+from vasa3d.motion.speech_encoder import EncoderIdentity, SpeechEncoder
 
 MOTION_DIM = 52 + 7
 CONTROL_DIM = len(EMOTIONS) + 4
@@ -67,18 +71,19 @@ class MotionDiT(nn.Module):
     ``audio_ahead`` audio-only frames. Every token carries its frame's audio features; the
     timestep and control embeddings are added to all tokens.
 
-    Shapes: x_t ``(B, W, 59)``, t ``(B,)``, audio ``(B, C + W + A, 160)``, context ``(B, C, 59)``,
+    Shapes: x_t ``(B, W, 59)``, t ``(B,)``, audio ``(B, C + W + A, audio_dim)`` (160 log-mel numbers
+    or the speech encoder's hidden size), context ``(B, C, 59)``,
     context_mask ``(B, C)`` (1 where a previous frame exists), controls ``(B, 9)``,
     cond_mask ``(B,)`` (0 drops audio and controls); returns x0 ``(B, W, 59)``.
     """
 
-    def __init__(self, cfg: DiffusionConfig):
+    def __init__(self, cfg: DiffusionConfig, audio_dim: int = FRAME_DIM):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
         n_tokens = cfg.context + cfg.window + cfg.audio_ahead
         self.motion_in = nn.Linear(MOTION_DIM, d)
-        self.audio_in = nn.Sequential(nn.Linear(FRAME_DIM, d), nn.GELU(), nn.Linear(d, d))
+        self.audio_in = nn.Sequential(nn.Linear(audio_dim, d), nn.GELU(), nn.Linear(d, d))
         self.control_in = nn.Linear(CONTROL_DIM, d)
         self.time_in = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
         self.position = nn.Parameter(torch.zeros(n_tokens, d))
@@ -110,16 +115,26 @@ class MotionDiT(nn.Module):
 
 
 class DiffusionModel(nn.Module):
-    """:class:`MotionDiT` plus the motion normalisation learnt from the training data, and sampling."""
+    """:class:`MotionDiT` plus the motion and audio normalisation learnt from the training data, and sampling.
 
-    def __init__(self, cfg: DiffusionConfig | None = None):
+    A model on wav2vec2 features (``cfg.features``) carries the :class:`EncoderIdentity` of the
+    speech encoder it was trained with (``encoder``, kept as ``encoder_identity``) and only runs
+    with that encoder.
+    """
+
+    def __init__(self, cfg: DiffusionConfig | None = None, encoder: EncoderIdentity | None = None):
         super().__init__()
-        self.cfg = cfg or DiffusionConfig()
-        self.net = MotionDiT(self.cfg)
+        self.cfg = (cfg or DiffusionConfig()).validate()
+        if self.cfg.features == "wav2vec2" and encoder is None:
+            raise MissingAssetError("a model on wav2vec2 features needs its speech encoder: "
+                                    "give --speech-encoder DIR (a wav2vec2 / HuBERT save_pretrained folder)")
+        self.encoder_identity = encoder if self.cfg.features == "wav2vec2" else None
+        self.audio_dim = FRAME_DIM if self.encoder_identity is None else self.encoder_identity.hidden_size
+        self.net = MotionDiT(self.cfg, self.audio_dim)
         self.register_buffer("motion_mean", torch.zeros(MOTION_DIM))
         self.register_buffer("motion_std", torch.ones(MOTION_DIM))
-        self.register_buffer("audio_mean", torch.zeros(FRAME_DIM))
-        self.register_buffer("audio_std", torch.ones(FRAME_DIM))
+        self.register_buffer("audio_mean", torch.zeros(self.audio_dim))
+        self.register_buffer("audio_std", torch.ones(self.audio_dim))
         self.register_buffer("alpha_bar", cosine_alpha_bar(self.cfg.train_steps))
 
     # ------------------------------------------------------------- normalising
@@ -132,12 +147,17 @@ class DiffusionModel(nn.Module):
     def norm_audio(self, a: Tensor) -> Tensor:
         return (a - self.audio_mean) / self.audio_std
 
+    @property
+    def feature_tag(self) -> str:
+        """Names the audio features this model reads; training pairs must carry the same tag."""
+        return feature_tag(self.cfg, self.encoder_identity)
+
     # ---------------------------------------------------------------- training
     def loss(self, target: Tensor, audio: Tensor, context: Tensor, context_mask: Tensor, controls: Tensor,
              generator: torch.Generator | None = None) -> Tensor:
         """Mean squared error of the predicted clean window; inputs are *normalised* except controls.
 
-        Shapes: target ``(B, W, 59)``, audio ``(B, C + W + A, 160)``, context ``(B, C, 59)``,
+        Shapes: target ``(B, W, 59)``, audio ``(B, C + W + A, audio_dim)``, context ``(B, C, 59)``,
         context_mask ``(B, C)``, controls ``(B, 9)``.
         """
         B, dev = target.shape[0], target.device
@@ -186,8 +206,10 @@ class DiffusionModel(nn.Module):
 
         tmp = f"{path}.part"
         tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
-        save_file(tensors, tmp, metadata={"format": "vasa3d-audio2motion", "version": "1",
-                                          "config": json.dumps(asdict(self.cfg))})
+        meta = {"format": "vasa3d-audio2motion", "version": "2", "config": json.dumps(asdict(self.cfg))}
+        if self.encoder_identity is not None:
+            meta["speech_encoder"] = self.encoder_identity.to_json()
+        save_file(tensors, tmp, metadata=meta)
         os.replace(tmp, path)
 
     @classmethod
@@ -204,31 +226,92 @@ class DiffusionModel(nn.Module):
                 meta = f.metadata() or {}
                 if meta.get("format") != "vasa3d-audio2motion":
                     raise InputError(f"{path} is not a vasa3d audio-to-motion model")
+                if meta.get("version", "1") not in ("1", "2"):
+                    raise InputError(f"{path} is an audio-to-motion model of a newer format "
+                                     f"({meta['version']}); update vasa3d")
                 cfg = DiffusionConfig(**json.loads(meta["config"]))
+                encoder = EncoderIdentity.from_json(meta["speech_encoder"]) if "speech_encoder" in meta else None
+                if cfg.features == "wav2vec2" and encoder is None:
+                    raise InputError(f"{path} is a wav2vec2-feature model without its encoder's identity; retrain it")
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
         except InputError:
             raise
         except Exception as exc:  # safetensors raises several kinds for a damaged file
             raise InputError(f"{path} is not a readable audio-to-motion model ({exc.__class__.__name__})") from None
-        model = cls(cfg)
+        model = cls(cfg, encoder)
         model.load_state_dict(tensors)
         model.eval()
         return model
 
 
+def feature_tag(cfg: DiffusionConfig, encoder: EncoderIdentity | None) -> str:
+    """'logmel', or the wav2vec2 encoder's hashes, layers and window: what the audio features are."""
+    if cfg.features == "logmel":
+        return "logmel"
+    if encoder is None:
+        return "wav2vec2 (no encoder)"
+    return (f"wav2vec2:{encoder.model_type}:{encoder.config_sha256[:16]}:{encoder.weights_sha256[:16]}:"
+            f"layers={cfg.speech_layers}:context={cfg.speech_context_s:g}")
+
+
+def check_encoder(model: DiffusionModel, encoder: SpeechEncoder) -> None:
+    """Raise :class:`InputError` unless ``encoder`` is the one ``model`` was trained with."""
+    need, have = model.encoder_identity, encoder.identity
+    if need is None or need == have:
+        return
+    if (need.model_type, need.hidden_size, need.num_layers, need.config_sha256) != (
+            have.model_type, have.hidden_size, have.num_layers, have.config_sha256):
+        raise InputError(f"this model was trained on {need.describe()}, but {encoder.path} holds "
+                         f"{have.describe()}; supply the encoder it was trained with")
+    raise InputError(f"this model was trained on {need.describe()}; {encoder.path} has the same architecture "
+                     f"but other weights ({have.weights_sha256[:12]}); supply the encoder it was trained with")
+
+
+def speech_encoder_for(model: DiffusionModel, config: MotionConfig,
+                       encoder: SpeechEncoder | None = None) -> SpeechEncoder | None:
+    """The checked speech encoder ``model`` needs (``encoder``, or loaded from ``config.speech_encoder``);
+    None for a log-mel model."""
+    if model.encoder_identity is None:
+        if encoder is not None or config.speech_encoder:
+            raise InputError("this model reads log-mel features, not a speech encoder; drop --speech-encoder")
+        return None
+    if encoder is None:
+        if not config.speech_encoder:
+            raise MissingAssetError(f"this model was trained on wav2vec2 features of "
+                                    f"{model.encoder_identity.describe()}: pass --speech-encoder DIR with that "
+                                    f"encoder's save_pretrained folder")
+        encoder = SpeechEncoder.load(config.speech_encoder)
+    check_encoder(model, encoder)
+    return encoder
+
+
+def feature_stream(model: DiffusionModel, encoder: SpeechEncoder | None):
+    """A :class:`LogMelStream` or a :class:`SpeechFeatureStream`, as ``model`` needs (``push(x16, final)``)."""
+    from vasa3d.motion.melspec import LogMelStream
+    from vasa3d.motion.speech_encoder import SpeechFeatureStream
+
+    if model.encoder_identity is None:
+        return LogMelStream(model.cfg.fps)
+    return SpeechFeatureStream(encoder, model.cfg.speech_layers, model.cfg.speech_context_s, model.cfg.fps)
+
+
 @dataclass
 class _StreamState:
     generated: list[np.ndarray] = field(default_factory=list)  # normalised frames (59,)
-    audio: list[np.ndarray] = field(default_factory=list)  # normalised per-frame features (160,)
+    audio: list[np.ndarray] = field(default_factory=list)  # normalised per-frame features (audio_dim,)
     first_frame: int = 0  # frame index of generated[0] and audio[0]
 
 
 class DiffusionStream:
-    """Chunk-by-chunk generation with a trained :class:`DiffusionModel`; see :class:`MotionStream`."""
+    """Chunk-by-chunk generation with a trained :class:`DiffusionModel`; see :class:`MotionStream`.
 
-    def __init__(self, model: DiffusionModel, sample_rate: int, config: MotionConfig | None = None):
+    A model on wav2vec2 features needs its speech encoder: ``encoder`` (loaded once by the caller),
+    or the folder ``config.speech_encoder``; on the CPU the encoder runs once per 40 ms chunk.
+    """
+
+    def __init__(self, model: DiffusionModel, sample_rate: int, config: MotionConfig | None = None,
+                 encoder: SpeechEncoder | None = None):
         from vasa3d.motion.audio import StreamResampler, as_mono_float
-        from vasa3d.motion.melspec import LogMelStream
 
         self.model = model.eval()
         self.device = next(model.parameters()).device
@@ -238,7 +321,10 @@ class DiffusionStream:
         as_mono_float(np.zeros(1, np.float32), sample_rate)
         self.sample_rate = int(sample_rate)
         self.resampler = StreamResampler(self.sample_rate)
-        self.mel = LogMelStream(model.cfg.fps)
+        self.encoder = speech_encoder_for(model, self.config, encoder)
+        if self.encoder is not None:
+            self.encoder.to(self.device)
+        self.features = feature_stream(model, self.encoder)
         self.controls = torch.from_numpy(control_vector(self.config))[None]
         self.state = _StreamState()
         self.window_index = 0
@@ -246,7 +332,8 @@ class DiffusionStream:
 
     def _feats(self, feats: np.ndarray) -> None:
         if len(feats):
-            normed = ((feats - self.model.audio_mean.cpu().numpy()) / self.model.audio_std.cpu().numpy()).astype(np.float32)
+            mean, std = self.model.audio_mean.cpu().numpy(), self.model.audio_std.cpu().numpy()
+            normed = ((feats - mean) / std).astype(np.float32)
             self.state.audio.extend(normed)
 
     def _generate(self, total_frames: int | None) -> MotionLatent:
@@ -274,7 +361,7 @@ class DiffusionStream:
                 break
             # audio rows for frames start - C .. start + W + A - 1 (edges repeat the nearest frame)
             idx = np.clip(np.arange(start - C, start + W + A), 0, max(have - 1, 0)) - st.first_frame
-            silence = np.full(FRAME_DIM, 0.0, np.float32)
+            silence = np.zeros(self.model.audio_dim, np.float32)
             audio = np.stack([st.audio[i] if 0 <= i < len(st.audio) else silence for i in idx])
             ctx = np.zeros((C, MOTION_DIM), np.float32)
             mask = np.zeros(C, np.float32)
@@ -312,23 +399,24 @@ class DiffusionStream:
         if x.size:
             x = as_mono_float(x, self.sample_rate)
             self.n_in += len(x)
-            self._feats(self.mel.push(self.resampler.push(x)))
+            self._feats(self.features.push(self.resampler.push(x)))
         return self._generate(None)
 
     def flush(self) -> MotionLatent:
         x16 = self.resampler.flush()
-        self._feats(self.mel.push(x16, final=True))
+        self._feats(self.features.push(x16, final=True))
         total = max(1, int(np.ceil(self.n_in / self.sample_rate * self.model.cfg.fps - 1e-6)))
         return self._generate(total)
 
 
 def diffusion_motion(samples: np.ndarray, sample_rate: int, model: DiffusionModel,
-                     config: MotionConfig | None = None) -> MotionLatent:
-    """Offline generation with a trained model (the stream fed in one piece)."""
+                     config: MotionConfig | None = None, encoder: SpeechEncoder | None = None) -> MotionLatent:
+    """Offline generation with a trained model (the stream fed in one piece; ``encoder``: see
+    :class:`DiffusionStream`)."""
     from vasa3d.motion.audio import as_mono_float
     from vasa3d.motion.generate import concat_latents
 
     x = as_mono_float(samples, sample_rate)
-    stream = DiffusionStream(model, sample_rate, config)
+    stream = DiffusionStream(model, sample_rate, config, encoder)
     with torch.no_grad():
         return concat_latents([stream.push(x), stream.flush()], model.cfg.fps)

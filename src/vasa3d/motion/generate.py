@@ -373,7 +373,8 @@ def open_stream(sample_rate: int, config: MotionConfig | None = None,
 GENERATORS: dict[str, str] = {
     "phonetic": "formant lip shapes, closure dips and phone labels; needs nothing (pocketsphinx ships its model)",
     "loudness": "jaw and lip closures from loudness only; needs nothing",
-    "diffusion": "a trained diffusion transformer; needs a model file from 'vasa3d train-audio2motion'",
+    "diffusion": "a trained diffusion transformer; needs a model file from 'vasa3d train-audio2motion' "
+                 "(and, if it was trained on wav2vec2 features, that speech encoder's folder)",
 }
 
 
@@ -390,17 +391,19 @@ class Audio2Motion:
     def __init__(self, config: MotionConfig | None = None):
         self.config = (config or MotionConfig()).validate()
         self.model = None
+        self.encoder = None
         if self.config.generator == "diffusion":
-            from vasa3d.motion.diffusion import DiffusionModel
+            from vasa3d.motion.diffusion import DiffusionModel, speech_encoder_for
 
             self.model = DiffusionModel.load(self.config.diffusion_model)
+            self.encoder = speech_encoder_for(self.model, self.config)
 
     def __call__(self, samples: np.ndarray, sample_rate: int,
                  phonemes: list[tuple[str, float, float]] | None = None) -> MotionLatent:
         if self.model is not None:
             from vasa3d.motion.diffusion import diffusion_motion
 
-            return diffusion_motion(samples, sample_rate, self.model, self.config)
+            return diffusion_motion(samples, sample_rate, self.model, self.config, self.encoder)
         return audio_to_motion(samples, sample_rate, self.config, phonemes)
 
     def stream(self, sample_rate: int, phonemes: list[tuple[str, float, float]] | None = None):
@@ -408,5 +411,5 @@ class Audio2Motion:
         if self.model is not None:
             from vasa3d.motion.diffusion import DiffusionStream
 
-            return DiffusionStream(self.model, sample_rate, self.config)
+            return DiffusionStream(self.model, sample_rate, self.config, self.encoder)
         return MotionStream(sample_rate, self.config, phonemes)

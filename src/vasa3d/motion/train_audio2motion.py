@@ -15,11 +15,12 @@ import numpy as np
 import torch
 
 from vasa3d.arkit import ARKIT_INDEX
-from vasa3d.errors import InputError
+from vasa3d.errors import InputError, MissingAssetError
 from vasa3d.motion.config import DiffusionConfig, TrainAudio2MotionConfig
-from vasa3d.motion.diffusion import CONTROL_DIM, MOTION_DIM, DiffusionModel
+from vasa3d.motion.diffusion import CONTROL_DIM, MOTION_DIM, DiffusionModel, feature_tag
 from vasa3d.motion.latent import MotionLatent
-from vasa3d.motion.melspec import FRAME_DIM, logmel_frames
+from vasa3d.motion.melspec import logmel_frames
+from vasa3d.motion.speech_encoder import EncoderIdentity, SpeechEncoder, speech_frames
 
 #: the z_dyn channels of the mouth, for evaluation
 MOUTH_CHANNELS = tuple(ARKIT_INDEX[n] for n in (
@@ -30,25 +31,46 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 
 @dataclass
 class MotionPair:
-    """One clip: ``audio (T, 160)`` log-mel per frame, ``motion (T, 59)`` [z_dyn, z_pose], ``controls (9,)``."""
+    """One clip: ``audio (T, audio_dim)`` features per frame (160 log-mel numbers, or the speech
+    encoder's hidden size), ``motion (T, 59)`` [z_dyn, z_pose], ``controls (9,)``; ``features`` names
+    the audio features (:func:`vasa3d.motion.diffusion.feature_tag`), ``encoder_identity`` their encoder."""
 
     audio: np.ndarray
     motion: np.ndarray
     controls: np.ndarray
+    features: str = "logmel"
+    encoder_identity: EncoderIdentity | None = None
 
 
-def make_pair(samples16k: np.ndarray, motion: MotionLatent, controls: np.ndarray | None = None) -> MotionPair:
-    """A training pair from 16 kHz audio and the motion that goes with it (same clip, same start)."""
+def make_pair(samples16k: np.ndarray, motion: MotionLatent, controls: np.ndarray | None = None,
+              model_config: DiffusionConfig | None = None, encoder: SpeechEncoder | None = None) -> MotionPair:
+    """A training pair from 16 kHz audio and the motion that goes with it (same clip, same start).
+
+    The audio features are those of ``model_config`` (log-mel by default); wav2vec2 features
+    need ``encoder``.
+    """
     if motion.z_dyn.shape[1] != 52 or motion.z_pose.shape[1] != 7:
         raise InputError(f"training needs '{'arkit52+pose'}' motion, got schema '{motion.schema}'")
-    audio = logmel_frames(samples16k, len(motion), motion.fps)
+    cfg = (model_config or DiffusionConfig()).validate()
+    identity = None
+    if cfg.features == "wav2vec2":
+        if encoder is None:
+            raise MissingAssetError("training on wav2vec2 features needs a speech encoder: pass --speech-encoder DIR "
+                                    "(a wav2vec2 / HuBERT save_pretrained folder)")
+        audio = speech_frames(samples16k, len(motion), encoder, cfg.speech_layers, cfg.speech_context_s, motion.fps,
+                              batch=16)
+        identity = encoder.identity
+    else:
+        audio = logmel_frames(samples16k, len(motion), motion.fps)
     m = np.concatenate([motion.z_dyn, motion.z_pose], axis=1).astype(np.float32)
     c = np.zeros(CONTROL_DIM, np.float32) if controls is None else np.asarray(controls, np.float32)
-    return MotionPair(audio, m, c)
+    return MotionPair(audio, m, c, feature_tag(cfg, identity), identity)
 
 
-def pairs_from_videos(folder: str | os.PathLike, quiet: bool = False) -> list[MotionPair]:
-    """Track every video in ``folder`` (face tracker) and pair its motion with its sound."""
+def pairs_from_videos(folder: str | os.PathLike, quiet: bool = False, model_config: DiffusionConfig | None = None,
+                      encoder: SpeechEncoder | None = None) -> list[MotionPair]:
+    """Track every video in ``folder`` (face tracker) and pair its motion with its sound
+    (features as in :func:`make_pair`)."""
     from vasa3d.face import track_video
     from vasa3d.io.media import load_audio
     from vasa3d.progress import track
@@ -65,7 +87,7 @@ def pairs_from_videos(folder: str | os.PathLike, quiet: bool = False) -> list[Mo
         if abs(motion.fps - 25.0) > 0.01:
             motion = resample_motion(motion, 25.0)
         samples, _ = load_audio(video, sr=16000)
-        pairs.append(make_pair(samples, motion))
+        pairs.append(make_pair(samples, motion, None, model_config, encoder))
     return pairs
 
 
@@ -96,7 +118,7 @@ def window_batch(model: DiffusionModel, pairs: list[MotionPair], batch: int, rng
     lengths = np.array([len(p.motion) for p in pairs], float)
     which = rng.choice(len(pairs), size=batch, p=lengths / lengths.sum())
     target = np.zeros((batch, W, MOTION_DIM), np.float32)
-    audio = np.zeros((batch, C + W + A, FRAME_DIM), np.float32)
+    audio = np.zeros((batch, C + W + A, model.audio_dim), np.float32)
     context = np.zeros((batch, C, MOTION_DIM), np.float32)
     mask = np.zeros((batch, C), np.float32)
     controls = np.zeros((batch, CONTROL_DIM), np.float32)
@@ -145,13 +167,22 @@ def _load_optimizer(opt: torch.optim.Optimizer, path: str) -> int:
     return step
 
 
+def _check_features(pairs: list[MotionPair], tag: str) -> None:
+    for p in pairs:
+        if p.features != tag:
+            raise InputError(f"the training pairs carry '{p.features}' audio features but the model reads "
+                             f"'{tag}'; make the pairs with the model's features and speech encoder")
+
+
 def train_audio2motion(pairs: list[MotionPair], output: str | os.PathLike, model_config: DiffusionConfig | None = None,
                        config: TrainAudio2MotionConfig | None = None, resume: bool = False,
                        quiet: bool = False) -> DiffusionModel:
     """Train (or with ``resume`` continue training) and write ``output`` (+ ``output.optim``).
 
     The model file is written every ``checkpoint_every`` steps and at the end; ``resume`` reads
-    both files and continues from the saved step.
+    both files and continues from the saved step. The pairs must carry the features the model
+    reads (``model_config.features``; on resume, the saved model's); a wav2vec2 model records
+    the identity of the pairs' speech encoder.
     """
     from vasa3d.progress import track
 
@@ -166,8 +197,11 @@ def train_audio2motion(pairs: list[MotionPair], output: str | os.PathLike, model
             raise InputError(f"nothing to resume: {output} and {optim_path} must both exist")
         model = DiffusionModel.load(output)
     else:
-        model = DiffusionModel(model_config)
+        model_config = (model_config or DiffusionConfig()).validate()
+        _check_features(pairs, feature_tag(model_config, pairs[0].encoder_identity))
+        model = DiffusionModel(model_config, pairs[0].encoder_identity)
         fit_normalisation(model, pairs)
+    _check_features(pairs, model.feature_tag)
     model.train()
     opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=0.0)
     step = _load_optimizer(opt, optim_path) if resume else 0
