@@ -2,6 +2,7 @@
 
     python benchmarks/motion.py            # speed + quality tables (Markdown) on stdout
     python benchmarks/motion.py --quick    # shorter audio
+    python benchmarks/motion.py --diffusion-only [--device cuda] [--speech-encoder DIR]   # diffusion latency
 
 Speech comes from the built-in synthesizer (two voices), whose phone timing is exact;
 "room" adds reverberation (RT60 0.4 s, direct-to-reverberant ratio 6 dB) and noise at 15 dB SNR.
@@ -124,7 +125,7 @@ def diffusion(device: str, threads: int) -> None:
     """Streaming latency of the diffusion generator (default size; untrained weights cost the same)."""
     import torch
 
-    from vasa3d.motion.diffusion import DiffusionModel, DiffusionStream, diffusion_motion
+    from vasa3d.motion.diffusion import DiffusionModel, diffusion_motion
 
     if threads:
         torch.set_num_threads(threads)
@@ -134,7 +135,20 @@ def diffusion(device: str, threads: int) -> None:
     x = synthesize(" ".join(TEXTS), voice="male").samples[: 20 * SR]
     diffusion_motion(x[:SR], SR, model)  # warm up
     t = best_time(lambda: diffusion_motion(x, SR, model), 1)
-    stream = DiffusionStream(model, SR)
+    c = _stream_costs(model, None, x, device)
+    cfg = model.cfg
+    print(f"| diffusion ({n_params / 1e6:.2f} M parameters, {cfg.sample_steps} DDIM steps, CFG) | {device} "
+          f"| {c.mean():.1f} | {np.percentile(c, 95):.1f} | {c.max():.1f} | "
+          f"{len(x) / SR / t:.1f} |")
+
+
+def _stream_costs(model, encoder, x: np.ndarray, device: str) -> np.ndarray:
+    """Compute time (ms) of each 40 ms chunk pushed into a fresh DiffusionStream."""
+    import torch
+
+    from vasa3d.motion.diffusion import DiffusionStream
+
+    stream = DiffusionStream(model, SR, None, encoder)
     chunk = int(0.04 * SR)
     costs = []
     for start in range(0, len(x), chunk):
@@ -143,11 +157,50 @@ def diffusion(device: str, threads: int) -> None:
         if device == "cuda":
             torch.cuda.synchronize()
         costs.append(time.perf_counter() - t0)
-    c = np.array(costs) * 1000
-    cfg = model.cfg
-    print(f"| diffusion ({n_params / 1e6:.2f} M parameters, {cfg.sample_steps} DDIM steps, CFG) | {device} "
-          f"| {c.mean():.1f} | {np.percentile(c, 95):.1f} | {c.max():.1f} | "
-          f"{len(x) / SR / t:.1f} |")
+    return np.array(costs) * 1000
+
+
+def diffusion_wav2vec2(device: str, threads: int, encoder_dir: str | None) -> None:
+    """The same, on wav2vec2 features: randomly initialised encoders (the cost does not depend on the
+    weights) of the test's tiny size and of wav2vec2-base's size, and the user's own if given."""
+    import tempfile
+
+    import torch
+    import transformers
+
+    from vasa3d.motion.diffusion import DiffusionConfig, DiffusionModel, diffusion_motion
+    from vasa3d.motion.speech_encoder import SpeechEncoder
+
+    if threads:
+        torch.set_num_threads(threads)
+    transformers.utils.logging.disable_progress_bar()
+    tiny = transformers.Wav2Vec2Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                       intermediate_size=128, conv_dim=(64,) * 7, num_conv_pos_embeddings=16,
+                                       num_conv_pos_embedding_groups=4)
+    speech = synthesize(" ".join(TEXTS), voice="male").samples
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = []
+        for name, cfg in (("tiny", tiny), ("base size", transformers.Wav2Vec2Config())):
+            torch.manual_seed(0)
+            transformers.Wav2Vec2Model(cfg).save_pretrained(f"{tmp}/{name}")
+            folders.append((name, f"{tmp}/{name}"))
+        if encoder_dir:
+            folders.append(("user's", encoder_dir))
+        for name, folder in folders:
+            t0 = time.perf_counter()
+            encoder = SpeechEncoder.load(folder)
+            load_s = time.perf_counter() - t0
+            n_enc = sum(p.numel() for p in encoder.model.parameters())
+            model = DiffusionModel(DiffusionConfig(features="wav2vec2"), encoder.identity).to(device).eval()
+            big = n_enc > 10e6
+            seconds = 4 if big and device == "cpu" else 20
+            x = speech[: seconds * SR]
+            diffusion_motion(x[:SR], SR, model, None, encoder)  # warm up (moves the encoder to the device)
+            t = best_time(lambda: diffusion_motion(x, SR, model, None, encoder), 1)
+            c = _stream_costs(model, encoder, x, device)
+            print(f"| diffusion + {name} wav2vec2 ({n_enc / 1e6:.2f} M, {encoder.identity.num_layers} layers, "
+                  f"window {model.cfg.speech_context_s:g} s; load {load_s:.1f} s; {seconds} s of speech) | {device} "
+                  f"| {c.mean():.1f} | {np.percentile(c, 95):.1f} | {c.max():.1f} | {len(x) / SR / t:.2f} |")
 
 
 def main() -> None:
@@ -156,6 +209,8 @@ def main() -> None:
     parser.add_argument("--diffusion-only", action="store_true", help="only the diffusion latency table")
     parser.add_argument("--device", default="cpu", help="torch device of the diffusion model (cpu, cuda)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--speech-encoder", metavar="DIR", help="also time this wav2vec2 / HuBERT folder")
+    parser.add_argument("--no-wav2vec2", action="store_true", help="skip the wav2vec2-feature rows")
     args = parser.parse_args()
     if not args.diffusion_only:
         audio_to_motion(synthesize("warm up", "male").samples, SR)  # imports, caches
@@ -166,6 +221,8 @@ def main() -> None:
     print("| generator | device | compute per 40 ms chunk, mean (ms) | p95 (ms) | max (ms) | offline x real time |")
     print("|---|---|---|---|---|---|")  # on the CPU the stream computes on one thread (see DiffusionStream)
     diffusion(args.device, args.threads)
+    if not args.no_wav2vec2:
+        diffusion_wav2vec2(args.device, args.threads, args.speech_encoder)
 
 
 if __name__ == "__main__":
