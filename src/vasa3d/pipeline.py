@@ -63,6 +63,12 @@ class SpeakConfig:
     """Strength of the emotion offset, 0 to 1."""
     motion_intensity: float = 1.0
     """Scale of head motion and expressiveness (0.5: calmer, 1.5: livelier)."""
+    generator: Literal["phonetic", "loudness", "diffusion"] = "phonetic"
+    """Audio-to-motion generator: phonetic (offline default), loudness, or diffusion (needs diffusion_model)."""
+    diffusion_model: str = ""
+    """Model file of the diffusion generator (made by 'vasa3d train-audio2motion')."""
+    speech_encoder: str = ""
+    """wav2vec2 / HuBERT folder, for a diffusion model trained on those features (see docs/motion.md)."""
 
 
 # --------------------------------------------------------------------------- create
@@ -157,15 +163,21 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
     config = config or SpeakConfig()
     output = check_output_path(output)
     parse_camera(config.camera)
+    from vasa3d.motion import MotionConfig, audio_to_motion
+
+    motion_config = MotionConfig(
+        seed=config.seed, transcript=config.transcript or None, emotion=config.emotion,
+        emotion_intensity=config.emotion_intensity, motion_intensity=config.motion_intensity,
+        generator=config.generator, diffusion_model=config.diffusion_model or None,
+        speech_encoder=config.speech_encoder).validate()
+    if motion_config.diffusion_model and not Path(motion_config.diffusion_model).is_file():
+        raise InputError(f"diffusion model not found: {motion_config.diffusion_model} "
+                         "(train one with 'vasa3d train-audio2motion')")
     samples, sr = load_audio(audio_path)
     if float(np.abs(samples).max()) < SILENCE_PEAK:
         raise InputError(f"{audio_path} is silent; give a recording with speech in it")
     avatar = load_avatar(avatar_path)
-    from vasa3d.motion import MotionConfig, audio_to_motion
-
-    motion = audio_to_motion(samples, sr, MotionConfig(
-        seed=config.seed, transcript=config.transcript or None, emotion=config.emotion,
-        emotion_intensity=config.emotion_intensity, motion_intensity=config.motion_intensity))
+    motion = audio_to_motion(samples, sr, motion_config)
     frames = render_motion(avatar, motion, config, quiet=quiet)
     return write_video(output, frames, motion.fps, samples, sr)
 

@@ -87,3 +87,16 @@ def test_the_installed_command_prints_one_line(tmp_path):
                            "-o", str(tmp_path / "v.mp4")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: audio file not found: {tmp_path / 'none.wav'}"]
+
+
+def test_speak_checks_the_motion_generator_before_any_work(tmp_path, capsys, speech_wav):
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = str(tmp_path / "v.mp4")
+    for extra, expect in (
+        (["--generator", "diffusion"], "needs a model file"),
+        (["--generator", "diffusion", "--diffusion-model", str(tmp_path / "none.safetensors")],
+         "diffusion model not found"),
+        (["--speech-encoder", str(tmp_path)], "only read by the diffusion generator"),
+    ):
+        code, err = _run(["speak", "x.vasa3d", str(speech_wav), "-o", out, *extra], capsys)
+        _assert_clean(code, err, tmp_path, expect, before)
