@@ -354,10 +354,13 @@ class FrameDataset:
 
     ``len(ds)`` frames; ``ds[i]`` a :class:`FrameSample`; ``ds.train_indices`` /
     ``ds.test_indices`` the split; ``ds.manifest`` the manifest dict.  Shards
-    load lazily and the last ``cache_shards`` stay in memory.
+    load lazily and the last ``cache_shards`` stay in memory (default: as many
+    as fit in ``cache_bytes``, so a training run that draws frames at random
+    decodes each shard once rather than once per step).
     """
 
-    def __init__(self, root: str | os.PathLike, cache_shards: int = 4, allow_incomplete: bool = False) -> None:
+    def __init__(self, root: str | os.PathLike, cache_shards: int | None = None, allow_incomplete: bool = False,
+                 cache_bytes: int = 768 << 20) -> None:
         self.root = Path(root)
         path = self.root / "manifest.json"
         if not self.root.is_dir():
@@ -389,7 +392,10 @@ class FrameDataset:
         keep[self.test_indices] = False
         self.train_indices: np.ndarray = np.nonzero(keep)[0].astype(np.int64)
         self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
-        self._cache_size = max(1, cache_shards)
+        if cache_shards is None:
+            shard_bytes = self.shard_size * self.width * self.height * 4  # rgb + mask, uint8
+            cache_shards = cache_bytes // max(1, shard_bytes)
+        self._cache_size = max(1, int(cache_shards))
 
     def __len__(self) -> int:
         return self._n
