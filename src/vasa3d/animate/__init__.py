@@ -13,9 +13,10 @@ from vasa3d.animate.importer import dataset_from_video, import_frames
 from vasa3d.animate.meshwarp import MeshWarpAnimator, MeshWarpConfig
 from vasa3d.animate.random_motion import RandomMotionConfig, random_motion
 from vasa3d.animate.synthesize import synthesize_dataset
+from vasa3d.animate.talking_motion import mixed_motion, talking_motion
 
 __all__ = [
     "ANIMATORS", "Animator", "DatasetPlan", "FrameDataset", "FrameSample", "MeshWarpAnimator", "MeshWarpConfig",
-    "RandomMotionConfig", "dataset_from_video", "import_frames", "make_animator", "random_motion",
-    "synthesize_dataset", "write_dataset",
+    "RandomMotionConfig", "dataset_from_video", "import_frames", "make_animator", "mixed_motion", "random_motion",
+    "synthesize_dataset", "talking_motion", "write_dataset",
 ]

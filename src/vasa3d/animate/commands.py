@@ -23,8 +23,11 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="dataset folder to create")
     p.add_argument("--minutes", type=float, default=1.0, help="length of the dataset in minutes (default 1)")
     p.add_argument("--motion", default="random",
-                   help="'random' (wide random poses and expressions), 'audio:DIR' (speech clips in DIR through "
-                        "the audio-to-motion generator) or 'video:DIR' (talking videos in DIR through the tracker)")
+                   help="'random' (wide random poses and expressions), 'talking' (built-in voices speaking, "
+                        "through the audio-to-motion generator with random emotions), 'mixed' (half talking, half "
+                        "random, in alternating blocks: what 'vasa3d create' uses), 'audio:DIR' (speech clips in DIR "
+                        "through the audio-to-motion generator) or 'video:DIR' (talking videos in DIR through the "
+                        "tracker)")
     p.add_argument("--seed", type=int, default=0, help="seed of the motion and the train/test split")
     p.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")
     p.add_argument("--size", type=int, default=512, help="frame size in pixels (square)")
@@ -105,6 +108,11 @@ def synth_motion(spec: str, n_frames: int, seed: int, fps: float, quiet: bool = 
 
     if spec == "random":
         return random_motion(n_frames, seed=seed, fps=fps), {"motion": "random", "seed": seed}
+    if spec in ("talking", "mixed"):
+        from vasa3d.animate.talking_motion import mixed_motion, talking_motion
+
+        make = talking_motion if spec == "talking" else mixed_motion
+        return make(n_frames, seed=seed, fps=fps), {"motion": spec, "seed": seed}
     kind, _, folder = spec.partition(":")
     if kind == "audio" and folder:
         from vasa3d.io import load_audio
@@ -136,7 +144,7 @@ def synth_motion(spec: str, n_frames: int, seed: int, fps: float, quiet: bool = 
                 break
         motion = concat_latents(parts, fps)
         return motion.slice(0, min(n_frames, len(motion))), {"motion": "video", "clips": used}
-    raise InputError(f"--motion must be 'random', 'audio:DIR' or 'video:DIR', not '{spec}'")
+    raise InputError(f"--motion must be 'random', 'talking', 'mixed', 'audio:DIR' or 'video:DIR', not '{spec}'")
 
 
 def track_video_motion(path: Path, quiet: bool = True):
