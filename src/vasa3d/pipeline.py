@@ -39,6 +39,9 @@ class CreateConfig:
     """Training iterations (0: the preset's choice)."""
     seed: int = 0
     """Random seed of the synthetic motion, the split and the training."""
+    motion: Literal["auto", "random", "talking", "mixed"] = "auto"
+    """Motion of the synthetic frames: mixed (talking blocks from built-in voices and wide random blocks), random,
+    talking; auto: mixed, except random for the demo preset (its 200 frames need every pose they can get)."""
     keep_work: bool = False
     """Keep AVATAR.work/ (the synthetic dataset and checkpoints) after success."""
 
@@ -83,7 +86,7 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     output = check_output_path(output)
     image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
 
-    from vasa3d.animate import MeshWarpAnimator, random_motion, synthesize_dataset
+    from vasa3d.animate import MeshWarpAnimator, mixed_motion, random_motion, synthesize_dataset, talking_motion
     from vasa3d.face import analyze_portrait
     from vasa3d.gaussians import AvatarConfig, GaussianAvatar
     from vasa3d.head import build_head, fit_portrait
@@ -105,7 +108,9 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     work = output.with_name(output.name + ".work")
     work.mkdir(exist_ok=True)
     frames = config.frames or train_cfg.dataset_frames
-    motion = random_motion(frames, seed=config.seed)
+    kind = config.motion if config.motion != "auto" else ("random" if config.preset == "demo" else "mixed")
+    make_motion = {"random": random_motion, "talking": talking_motion, "mixed": mixed_motion}[kind]
+    motion = make_motion(frames, seed=config.seed)
     animator = MeshWarpAnimator(analysis, fit, head)
     dataset = synthesize_dataset(animator, motion, fit.camera, work / "dataset", seed=config.seed, quiet=quiet)
 

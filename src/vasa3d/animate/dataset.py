@@ -360,7 +360,7 @@ class FrameDataset:
     """
 
     def __init__(self, root: str | os.PathLike, cache_shards: int | None = None, allow_incomplete: bool = False,
-                 cache_bytes: int = 768 << 20) -> None:
+                 cache_bytes: int = 1280 << 20) -> None:
         self.root = Path(root)
         path = self.root / "manifest.json"
         if not self.root.is_dir():

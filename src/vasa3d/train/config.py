@@ -135,8 +135,8 @@ class TrainConfig:
             )
         if name == "cpu-quick":
             return dataclasses.replace(
-                paper, iterations=2500, batch_size=1, resolution=256, dataset_frames=600, cas_iterations=0,
-                perceptual="off", adversarial=False, consistency=False, densify=False,
+                paper, iterations=3300, batch_size=1, resolution=256, dataset_frames=4000, cas_iterations=0,
+                perceptual="off", adversarial=False, consistency=False, densify=False, base_losses=False,
                 checkpoint_every=500, log_every=25, preview_every=500, lr_mlp=5e-4,
             )
         # demo: the smallest run that still looks like the person (make demo's budget)
