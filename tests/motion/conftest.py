@@ -1,3 +1,8 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/motion helpers (streaming_check.py)
+
 import numpy as np
 
 SR = 16000

@@ -9,6 +9,7 @@ from vasa3d.errors import InputError, MissingAssetError
 from vasa3d.motion import MotionConfig, audio_to_motion
 from vasa3d.motion.diffusion import DiffusionConfig, DiffusionModel, DiffusionStream, diffusion_motion
 from vasa3d.motion.synth import synthesize
+from streaming_check import assert_stream_matches_offline
 from vasa3d.motion.train_audio2motion import (TrainAudio2MotionConfig, evaluate_windows, make_pair,
                                               train_audio2motion)
 
@@ -30,19 +31,7 @@ def test_stream_equals_offline_within_100ms(one_thread):
     model = DiffusionModel(TINY).eval()
     x = synthesize("Maybe my mom bought a map.", voice="female").samples
     cfg = MotionConfig(seed=5)
-    offline = diffusion_motion(x, SR, model, cfg)
-    assert len(offline) == int(np.ceil(len(x) / SR * 25 - 1e-6))
-    stream = DiffusionStream(model, SR, cfg)
-    parts, emitted = [], 0
-    for start in range(0, len(x), 160):
-        part = stream.push(x[start:start + 160])
-        parts.append(part)
-        emitted += len(part)
-        audio_time = min(start + 160, len(x)) / SR
-        assert emitted >= int(np.floor((audio_time - 0.1) * 25 + 1e-9)) + 1
-    parts.append(stream.flush())
-    np.testing.assert_array_equal(np.concatenate([p.z_dyn for p in parts]), offline.z_dyn)
-    np.testing.assert_array_equal(np.concatenate([p.z_pose for p in parts]), offline.z_pose)
+    offline = assert_stream_matches_offline(model, x, SR, cfg)
     other_seed = diffusion_motion(x, SR, model, MotionConfig(seed=6))
     assert np.abs(other_seed.z_pose - offline.z_pose).max() > 0
 

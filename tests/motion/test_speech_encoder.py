@@ -21,6 +21,7 @@ from vasa3d.motion.audio import resample
 from vasa3d.motion.diffusion import DiffusionConfig, DiffusionModel, DiffusionStream, diffusion_motion
 from vasa3d.motion.speech_encoder import SpeechEncoder, layer_range, speech_frames
 from vasa3d.motion.synth import synthesize
+from streaming_check import assert_stream_matches_offline
 from vasa3d.motion.train_audio2motion import TrainAudio2MotionConfig, evaluate_windows, make_pair, train_audio2motion
 
 transformers = pytest.importorskip("transformers")
@@ -120,19 +121,7 @@ def test_stream_equals_offline_within_100ms(w2v, one_thread):
     model = DiffusionModel(W2V, w2v.identity).eval()
     x = synthesize("Maybe my mom bought a map.", voice="female").samples
     cfg = MotionConfig(seed=5)
-    offline = diffusion_motion(x, SR, model, cfg, w2v)
-    assert len(offline) == int(np.ceil(len(x) / SR * 25 - 1e-6))
-    stream = DiffusionStream(model, SR, cfg, w2v)
-    parts, emitted = [], 0
-    for start in range(0, len(x), 160):
-        part = stream.push(x[start:start + 160])
-        parts.append(part)
-        emitted += len(part)
-        audio_time = min(start + 160, len(x)) / SR
-        assert emitted >= int(np.floor((audio_time - 0.1) * 25 + 1e-9)) + 1
-    parts.append(stream.flush())
-    np.testing.assert_array_equal(np.concatenate([p.z_dyn for p in parts]), offline.z_dyn)
-    np.testing.assert_array_equal(np.concatenate([p.z_pose for p in parts]), offline.z_pose)
+    offline = assert_stream_matches_offline(model, x, SR, cfg, w2v)
     # 48 kHz input in irregular chunks: the same frames as its own offline call
     x48 = resample(x, SR, 48000)
     offline48 = diffusion_motion(x48, 48000, model, cfg, w2v)
