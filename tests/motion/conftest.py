@@ -4,6 +4,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))  # tests/motion helpers (streaming_check.py)
 
 import numpy as np
+import pytest
 
 SR = 16000
 
@@ -17,3 +18,14 @@ def syllables(seconds: float = 4.0, rate_hz: float = 4.0, sr: int = SR, seed: in
     noise = 0.001 * np.random.default_rng(seed).standard_normal(len(t))
     return (0.3 * env * buzz + noise).astype(np.float32)
 
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models train fastest on one thread (and do not fight other jobs for the cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

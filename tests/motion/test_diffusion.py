@@ -17,15 +17,6 @@ SR = 16000
 TINY = DiffusionConfig(d_model=64, layers=2, heads=4, sample_steps=6)
 
 
-@pytest.fixture
-def one_thread():
-    """A tiny model trains fastest on one thread (and does not fight other jobs for the cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_stream_equals_offline_within_100ms(one_thread):
     torch.manual_seed(0)
     model = DiffusionModel(TINY).eval()

@@ -33,14 +33,6 @@ TINY = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermed
 W2V = DiffusionConfig(d_model=64, layers=2, heads=4, sample_steps=6, features="wav2vec2")
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def save_bin(model, folder) -> None:
     """pytorch_model.bin + config.json as transformers 4 wrote them (weight-norm as weight_g / weight_v)."""
     folder.mkdir()
