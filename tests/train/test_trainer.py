@@ -67,7 +67,8 @@ def test_every_preset_trains_two_steps(head, preset, tmp_path):
     """Each real preset, shrunk (tiny images, two main steps, one CAS step), with all its losses on."""
     student, data, _ = scenes.student_and_data(head, size=40, n_frames=4, n_test=1, n_gaussians=400)
     cfg = TrainConfig.preset(preset)
-    cfg = dataclasses.replace(cfg, iterations=2, cas_iterations=1 if cfg.cas_iterations else 0, batch_size=min(cfg.batch_size, 2),
+    cfg = dataclasses.replace(cfg, iterations=2, cas_iterations=1 if cfg.cas_iterations else 0, cas_with_standin=True,
+                              batch_size=min(cfg.batch_size, 2),
                               densify_start=0, densify_interval=1, densify_stop=PAPER_LEN, device="cpu",
                               preview_every=2, log_every=1, checkpoint_every=2)
     trainer = Trainer(student, data, cfg, log_dir=tmp_path, quiet=True)
@@ -78,6 +79,19 @@ def test_every_preset_trains_two_steps(head, preset, tmp_path):
         assert {"recon", "recon_base", "perceptual", "adv", "consist", "cas", "disc"} <= set(terms)
     assert (tmp_path / "tensorboard").is_dir()
     assert avatar.n_gaussians > 0
+
+
+def test_cas_is_skipped_with_the_standin_perceptual_network(head):
+    """CAS at lambda 10 with EfficientNet-Lite0 features diverged on the astronaut; it runs only with LPIPS-VGG."""
+    student, data, _ = scenes.student_and_data(head, size=40, n_frames=4, n_test=1, n_gaussians=400)
+    cfg = dataclasses.replace(TrainConfig.preset("gpu"), iterations=2, cas_iterations=3, batch_size=1, device="cpu",
+                              adversarial=False, densify=False, checkpoint_every=0, preview_every=0, log_every=1)
+    trainer = Trainer(student, data, cfg, quiet=True)
+    assert trainer.config.cas_iterations == 0 and trainer.total_iterations == 2
+    trainer.run()
+    assert all("cas" not in h for h in trainer.history)
+    forced = Trainer(student, data, dataclasses.replace(cfg, cas_with_standin=True), quiet=True)
+    assert forced.total_iterations == 5
 
 
 PAPER_LEN = 200_000

@@ -90,6 +90,9 @@ class TrainConfig:
     cas_iterations: int = 20_000
     """CAS sharpening fine-tune iterations after the main run (paper: 20K; 0: off)."""
     lambda_cas: float = 10.0
+    cas_with_standin: bool = False
+    """Run the CAS fine-tune with the EfficientNet-Lite0 stand-in too.  Off: CAS runs only with LPIPS-VGG
+    (vgg_weights), because with the stand-in at lambda_cas 10 it diverged in our runs (docs/training.md)."""
     cas_sharpness: float = 0.5
     lambda_position: float = 1e-2
     """GaussianAvatars' position regulariser (local offset beyond position_threshold)."""

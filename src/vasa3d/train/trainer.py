@@ -90,6 +90,10 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # discriminator weights follow the seed
             torch.manual_seed(self.config.seed)
             self.objective = Objective(self.config).to(self.device)
+        self._cas_skipped = False
+        if self.config.cas_iterations and not self.config.cas_with_standin and not self._has_lpips_vgg():
+            self.config = dataclasses.replace(self.config, cas_iterations=0)
+            self._cas_skipped = True
         self.sampler = torch.Generator().manual_seed(self.config.seed * 1000 + self.rank)
         self.view_rng = torch.Generator().manual_seed(self.config.seed * 1000 + 500 + self.rank)
         self.strategy = self._make_strategy()
@@ -106,6 +110,11 @@ class Trainer:
         self.history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------------ setup
+    def _has_lpips_vgg(self) -> bool:
+        from .losses.perceptual import LPIPS
+
+        return isinstance(self.objective.perceptual, LPIPS)
+
     def _set_background_kind(self) -> None:
         colour = {"white": 1.0}.get(self.config.background, 0.0)
         self.avatar.background.fill_(colour)
@@ -251,6 +260,9 @@ class Trainer:
             self.load(ckpt)
         if not c.sds_weights and not self.quiet:
             print("note: SDS loss off (no Stable Diffusion 2.1 weights given; pass --sds-weights DIR to use it)")
+        if self._cas_skipped and not self.quiet:
+            print("note: CAS fine-tune off (it needs LPIPS-VGG: pass --vgg-weights; with the EfficientNet stand-in "
+                  "it diverges, see docs/training.md; --cas-with-standin forces it)")
         desc = "training avatar"
         with training_bar(desc, self.total_iterations, self.step, self.quiet) as bar:
             while self.step < self.total_iterations:
