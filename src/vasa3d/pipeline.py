@@ -168,21 +168,18 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
     config = config or SpeakConfig()
     output = check_output_path(output)
     parse_camera(config.camera)
-    from vasa3d.motion import MotionConfig, audio_to_motion
+    from vasa3d.motion import Audio2Motion, MotionConfig
 
-    motion_config = MotionConfig(
+    generator = Audio2Motion(MotionConfig(
         seed=config.seed, transcript=config.transcript or None, emotion=config.emotion,
         emotion_intensity=config.emotion_intensity, motion_intensity=config.motion_intensity,
         generator=config.generator, diffusion_model=config.diffusion_model or None,
-        speech_encoder=config.speech_encoder).validate()
-    if motion_config.diffusion_model and not Path(motion_config.diffusion_model).is_file():
-        raise InputError(f"diffusion model not found: {motion_config.diffusion_model} "
-                         "(train one with 'vasa3d train-audio2motion')")
+        speech_encoder=config.speech_encoder))  # checks the settings and loads a model before any work
     samples, sr = load_audio(audio_path)
     if float(np.abs(samples).max()) < SILENCE_PEAK:
         raise InputError(f"{audio_path} is silent; give a recording with speech in it")
     avatar = load_avatar(avatar_path)
-    motion = audio_to_motion(samples, sr, motion_config)
+    motion = generator(samples, sr)
     frames = render_motion(avatar, motion, config, quiet=quiet)
     return write_video(output, frames, motion.fps, samples, sr)
 

@@ -95,7 +95,7 @@ def test_speak_checks_the_motion_generator_before_any_work(tmp_path, capsys, spe
     for extra, expect in (
         (["--generator", "diffusion"], "needs a model file"),
         (["--generator", "diffusion", "--diffusion-model", str(tmp_path / "none.safetensors")],
-         "diffusion model not found"),
+         "model not found"),
         (["--speech-encoder", str(tmp_path)], "only read by the diffusion generator"),
     ):
         code, err = _run(["speak", "x.vasa3d", str(speech_wav), "-o", out, *extra], capsys)
