@@ -83,7 +83,8 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     animator, Gaussian avatar training, export.
     """
     config = config or CreateConfig()
-    output = check_output_path(output)
+    output = check_output_path(output, [None if isinstance(portrait, np.ndarray) else portrait],
+                               (".vasa3d",), "avatar file")
     image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
 
     from vasa3d.animate import MeshWarpAnimator, mixed_motion, random_motion, synthesize_dataset, talking_motion
@@ -166,7 +167,8 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
           quiet: bool = False) -> Path:
     """Avatar + speech -> talking-head mp4 (H.264 + AAC) at 25 fps."""
     config = config or SpeakConfig()
-    output = check_output_path(output)
+    output = check_output_path(output, [avatar_path, audio_path, config.diffusion_model, config.speech_encoder],
+                               (".mp4",), "video")
     parse_camera(config.camera)
     from vasa3d.motion import Audio2Motion, MotionConfig
 

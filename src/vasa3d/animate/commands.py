@@ -82,13 +82,10 @@ def _fit(image: np.ndarray, size: int, quiet: bool):
     return analysis, head, fit
 
 
-def _output_dir(path: str) -> Path:
-    out = Path(path)
-    if not out.parent.exists():
-        raise InputError(f"output folder does not exist: {out.parent} (create it first)")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} exists and is not a folder; give a new dataset folder")
-    return out
+def _output_dir(path: str, inputs=()) -> Path:
+    from vasa3d.io.paths import check_output_dir
+
+    return check_output_dir(path, inputs, "dataset folder")
 
 
 def _files(folder: str, suffixes: tuple[str, ...], what: str) -> list[Path]:
@@ -160,7 +157,7 @@ def cmd_synth(args) -> int:
     from vasa3d.animate.synthesize import synthesize_dataset
     from vasa3d.io import load_image
 
-    out = _output_dir(args.output)
+    out = _output_dir(args.output, [args.portrait, args.motion.partition(":")[2] or None])
     if args.minutes <= 0:
         raise InputError("--minutes must be positive")
     image = load_image(args.portrait)
@@ -181,7 +178,7 @@ def cmd_synth(args) -> int:
 def cmd_import(args) -> int:
     from vasa3d.animate.importer import import_frames
 
-    ds = import_frames(args.source, _output_dir(args.output), seed=args.seed, size=args.size, quiet=args.quiet)
+    ds = import_frames(args.source, _output_dir(args.output, [args.source]), seed=args.seed, size=args.size, quiet=args.quiet)
     if not args.quiet:
         print(f"{args.output}: {len(ds)} frames imported")
     return 0
@@ -190,7 +187,7 @@ def cmd_import(args) -> int:
 def cmd_from_video(args) -> int:
     from vasa3d.animate.importer import dataset_from_video
 
-    ds = dataset_from_video(args.video, _output_dir(args.output), seed=args.seed, size=args.size,
+    ds = dataset_from_video(args.video, _output_dir(args.output, [args.video]), seed=args.seed, size=args.size,
                             max_frames=args.max_frames or None, quiet=args.quiet)
     if not args.quiet:
         print(f"{args.output}: {len(ds)} frames from {args.video}")
@@ -203,10 +200,10 @@ def cmd_preview(args) -> int:
     from vasa3d.animate.preview import contact_sheet, preview_frames
     from vasa3d.io import check_output_path, save_image, write_video
 
-    ds = FrameDataset(args.dataset)
-    check_output_path(args.output)
+    check_output_path(args.output, [args.dataset], (".png", ".jpg", ".jpeg"), "contact sheet")
     if args.video:
-        check_output_path(args.video)
+        check_output_path(args.video, [args.dataset, args.output], (".mp4",), "preview video")
+    ds = FrameDataset(args.dataset)
     save_image(args.output, contact_sheet(ds, args.count))
     if args.video:
         n = min(len(ds), max(1, int(args.seconds * ds.fps)))

@@ -188,11 +188,13 @@ def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list, views: 
     """``metrics.json`` and ``report.png`` (rows: frame | render pairs; then -45, front, +45 views)."""
     from vasa3d.io import save_image
 
+    from vasa3d.io.paths import atomic_output
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".metrics.json.part"
-    tmp.write_text(json.dumps(metrics, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
-    os.replace(tmp, out / "metrics.json")
+    with atomic_output(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1,
+                                  default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
     rows = [np.concatenate([t, p], axis=1) for t, p in pairs]
     h = views[0].shape[0]
     strip = np.concatenate(views, axis=1)

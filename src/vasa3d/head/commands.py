@@ -8,11 +8,6 @@ from pathlib import Path
 from vasa3d.errors import InputError
 
 
-def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> None:
-    if path.suffix.lower() not in allowed:
-        raise InputError(f"the {what} must end in {' or '.join(allowed)}, got '{path.name}'")
-
-
 def register(subparsers) -> None:
     from vasa3d.config import add_dataclass_args
     from vasa3d.face.track import TrackConfig
@@ -47,12 +42,10 @@ def preview_command(args: argparse.Namespace) -> int:
     from vasa3d.head.preview import contact_sheet
     from vasa3d.io.media import check_output_path, save_image
 
-    out = check_output_path(args.output)
-    _suffix(out, (".png",), "contact sheet")
+    out = check_output_path(args.output, [args.portrait], (".png",), "contact sheet")
     overlay = None
     if args.overlay:
-        overlay = check_output_path(args.overlay)
-        _suffix(overlay, (".png",), "overlay")
+        overlay = check_output_path(args.overlay, [args.portrait, out], (".png",), "overlay")
     if args.tile < 64 or args.columns < 1:
         raise InputError("--tile must be >= 64 pixels and --columns >= 1")
     head = build_head()
@@ -100,8 +93,7 @@ def track_command(args: argparse.Namespace) -> int:
     from vasa3d.head.arkit_io import write_arkit_csv, write_arkit_json
     from vasa3d.io.media import check_output_path
 
-    out = check_output_path(args.output)
-    _suffix(out, (".npz", ".csv", ".json"), "motion file")
+    out = check_output_path(args.output, [args.video], (".npz", ".csv", ".json"), "motion file")
     cfg = dataclass_from_args(TrackConfig, args)
     result = track_video_detailed(args.video, config=cfg, quiet=args.quiet)
     {".npz": result.motion.save, ".csv": lambda p: write_arkit_csv(p, result.motion),

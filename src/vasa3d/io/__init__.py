@@ -10,8 +10,13 @@ from vasa3d.io.media import (
     save_image,
     write_video,
 )
+from vasa3d.io.paths import FolderLock, atomic_output, check_output_dir, same_file
 
 __all__ = [
+    "FolderLock",
+    "atomic_output",
+    "check_output_dir",
+    "same_file",
     "check_output_path",
     "load_audio",
     "load_avatar",

@@ -24,6 +24,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from vasa3d.io.paths import atomic_output
+
 MANIFEST_KEY = "vasa3d"
 
 
@@ -64,13 +66,8 @@ def write_checked(path: str | os.PathLike, tensors: dict[str, Tensor], manifest:
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     manifest = {**manifest, "sha256": tensor_digest(tensors)}
-    tmp = path.with_name(f".{path.name}.part{os.getpid()}")
-    try:
+    with atomic_output(path) as tmp:  # unique temp name, fsynced before the rename
         save_file(tensors, str(tmp), metadata={MANIFEST_KEY: json.dumps(manifest)})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

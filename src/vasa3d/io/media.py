@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from vasa3d.errors import InputError
+from vasa3d.io.paths import atomic_output, check_output_path
+
+__all__ = ["check_output_path", "load_audio", "load_image", "probe_video", "read_video_frames", "save_image",
+           "write_video"]
 
 
 def _existing_file(path: str | os.PathLike, what: str) -> Path:
@@ -25,17 +29,6 @@ def _existing_file(path: str | os.PathLike, what: str) -> Path:
         raise InputError(f"{what} is a folder, not a file: {p}")
     if p.stat().st_size == 0:
         raise InputError(f"{what} is empty (0 bytes): {p}")
-    return p
-
-
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Refuse an output path whose folder does not exist, before any work is done."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder does not exist: {parent} (create it first)")
-    if p.is_dir():
-        raise InputError(f"output path is a folder: {p} (give a file name)")
     return p
 
 
@@ -56,10 +49,8 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write a uint8 RGB(A) or grey image atomically (format from the suffix)."""
     from PIL import Image
 
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.part{p.suffix}")
-    Image.fromarray(np.asarray(image)).save(tmp)
-    os.replace(tmp, p)
+    with atomic_output(path) as tmp:
+        Image.fromarray(np.asarray(image)).save(tmp)
 
 
 def load_audio(path: str | os.PathLike, sr: int = 16000) -> tuple[np.ndarray, int]:
@@ -114,9 +105,8 @@ def write_video(
     import av
 
     p = check_output_path(path)
-    tmp = p.with_name(f".{p.name}.part.mp4")
     rate = Fraction(fps).limit_denominator(1001)
-    try:
+    with atomic_output(p, suffix=".mp4") as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as out:
             vstream = None
             astream = None
@@ -140,10 +130,6 @@ def write_video(
                 out.mux(packet)
             if astream is not None:
                 _mux_audio(out, astream, np.asarray(audio, np.float32), sr)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return p
 
 

@@ -10,15 +10,10 @@ from pathlib import Path
 from vasa3d.errors import InputError
 
 
-def _output_path(path: str, what: str, suffixes: tuple[str, ...]) -> Path:
-    p = Path(path)
-    if not p.parent.exists():
-        raise InputError(f"the folder for the {what} does not exist: {p.parent}; create it first")
-    if p.is_dir():
-        raise InputError(f"the {what} path {p} is a folder; give a file name")
-    if p.suffix.lower() not in suffixes:
-        raise InputError(f"the {what} must end in {' or '.join(suffixes)}, got '{p.name}'")
-    return p
+def _output_path(path: str, what: str, suffixes: tuple[str, ...], inputs=()) -> Path:
+    from vasa3d.io.paths import check_output_path
+
+    return check_output_path(path, inputs, suffixes, what)
 
 
 def _gaze(text: str) -> tuple[float, float]:
@@ -51,9 +46,10 @@ def run_motion(args: argparse.Namespace) -> int:
     from vasa3d.motion.config import MotionConfig
     from vasa3d.motion.generate import audio_to_motion
 
-    out = _output_path(args.output, "motion file", (".npz",))
-    plot = _output_path(args.plot, "plot", (".png", ".svg", ".pdf")) if args.plot else None
-    csv = _output_path(args.csv, "ARKit CSV", (".csv",)) if args.csv else None
+    inputs = [args.audio, args.phonemes, args.diffusion_model, getattr(args, "speech_encoder", None)]
+    out = _output_path(args.output, "motion file", (".npz",), inputs)
+    plot = _output_path(args.plot, "plot", (".png", ".svg", ".pdf"), inputs) if args.plot else None
+    csv = _output_path(args.csv, "ARKit CSV", (".csv",), inputs) if args.csv else None
     config = dataclass_from_args(MotionConfig, args)
     if args.gaze is not None:
         config.gaze = args.gaze
@@ -83,7 +79,8 @@ def run_train(args: argparse.Namespace) -> int:
     from vasa3d.motion.config import DiffusionConfig, TrainAudio2MotionConfig
     from vasa3d.motion.train_audio2motion import pairs_from_videos, train_audio2motion
 
-    out = _output_path(args.output, "model file", (".safetensors",))
+    out = _output_path(args.output, "model file", (".safetensors",),
+                       [args.videos, getattr(args, "speech_encoder", None)])
     quiet = getattr(args, "quiet", False)
     model_cfg = dataclass_from_args(DiffusionConfig, args)
     train_cfg = dataclass_from_args(TrainAudio2MotionConfig, args)

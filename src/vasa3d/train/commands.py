@@ -49,7 +49,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from .trainer import Trainer
 
-    output = check_output_path(args.output)
+    output = check_output_path(args.output, [args.dataset, args.portrait, args.init], (".vasa3d",), "avatar file")
     dataset = FrameDataset(args.dataset)
     config = dataclass_from_args(TrainConfig, args, base=TrainConfig.preset(args.preset))
     if args.init:
@@ -81,8 +81,9 @@ def _fresh_avatar(portrait: Path, preset: str, dataset):
 def _eval(args: argparse.Namespace) -> int:
     from vasa3d.animate import FrameDataset
     from vasa3d.eval.evaluate import EvalConfig, evaluate
-    from vasa3d.io import load_avatar
+    from vasa3d.io import check_output_dir, load_avatar
 
+    check_output_dir(args.output, [args.avatar, args.dataset], "report folder")  # up front, not after the evaluation
     avatar = load_avatar(args.avatar)
     dataset = FrameDataset(args.dataset)
     config = dataclass_from_args(EvalConfig, args)
