@@ -180,8 +180,9 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray], compresslevel: int, ra
     Arrays named in ``raw`` are stored uncompressed (photos: zlib saves ~30% of them at the cost
     of as much time as rendering them).
     """
-    tmp = path.with_name(path.name + f".part{os.getpid()}")
-    try:
+    from vasa3d.io.paths import atomic_output
+
+    with atomic_output(path) as tmp:
         with zipfile.ZipFile(tmp, "w") as zf:
             for name in sorted(arrays):
                 deflate = compresslevel > 0 and name not in raw
@@ -193,16 +194,13 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray], compresslevel: int, ra
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, buf.getvalue(), compress_type=compression,
                             compresslevel=compresslevel if deflate else None)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    from vasa3d.io.paths import atomic_output
+
+    with atomic_output(path) as tmp:  # fsynced before the rename that publishes it
+        tmp.write_text(json.dumps(obj, indent=1) + "\n")
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

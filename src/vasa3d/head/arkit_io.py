@@ -59,9 +59,10 @@ def _euler_to_axis_angle(yaw: float, pitch: float, roll: float) -> np.ndarray:
 def _atomic_write(path: Path, text: str) -> None:
     if not path.parent.exists():
         raise InputError(f"output folder does not exist: {path.parent}")
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from vasa3d.io.paths import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_arkit_csv(path: str | os.PathLike, motion: MotionLatent) -> None:

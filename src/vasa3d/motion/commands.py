@@ -112,9 +112,10 @@ def run_say(args: argparse.Namespace) -> int:
     speech = synthesize(args.text, voice=args.voice, sr=args.sample_rate, rate=args.rate)
     speech.save_wav(out)
     if timing is not None:
-        tmp = timing.with_name(timing.name + ".part")
-        tmp.write_text(json.dumps([list(p) for p in speech.phonemes]))
-        os.replace(tmp, timing)
+        from vasa3d.io.paths import atomic_output
+
+        with atomic_output(timing) as tmp:
+            tmp.write_text(json.dumps([list(p) for p in speech.phonemes]))
     if not getattr(args, "quiet", False):
         print(f"{speech.duration:.2f} s of speech, {len(speech.phonemes)} phones -> {out}")
     return 0

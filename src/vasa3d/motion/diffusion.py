@@ -200,17 +200,16 @@ class DiffusionModel(nn.Module):
     # ------------------------------------------------------------------- files
     def save(self, path) -> None:
         """One safetensors file: weights and buffers, with the config in its metadata; atomic."""
-        import os
-
         from safetensors.torch import save_file
 
-        tmp = f"{path}.part"
+        from vasa3d.io.paths import atomic_output
+
         tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
         meta = {"format": "vasa3d-audio2motion", "version": "2", "config": json.dumps(asdict(self.cfg))}
         if self.encoder_identity is not None:
             meta["speech_encoder"] = self.encoder_identity.to_json()
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
 
     @classmethod
     def load(cls, path) -> "DiffusionModel":

@@ -79,11 +79,11 @@ class MotionLatent:
         path = Path(path)
         meta = {"format": "vasa3d-motion", "version": 1, "schema": self.schema, "fps": self.fps,
                 "dyn_names": list(self.dyn_names), "pose_names": list(self.pose_names)}
-        tmp = path.with_name(path.name + ".part")
-        with open(tmp, "wb") as f:
+        from vasa3d.io.paths import atomic_output
+
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, z_dyn=self.z_dyn, z_pose=self.z_pose,
                      meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-        os.replace(tmp, path)
 
     def save_arkit_csv(self, path: str | os.PathLike) -> None:
         """Write the ``arkit52+pose`` latent as a face-capture CSV (the Live Link Face layout); atomic.
@@ -109,10 +109,10 @@ class MotionLatent:
             stamp = f"{h:02d}:{m:02d}:{sec:02d}:{frame:02d}.000"
             values = [f"{v:.6f}" for v in self.z_dyn[i]] + [f"{yaw[i]:.6f}", f"{-pitch_down[i]:.6f}", f"{roll[i]:.6f}"]
             lines.append(",".join([stamp, str(len(self.dyn_names))] + values))
-        path = Path(path)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text("\n".join(lines) + "\n")
-        os.replace(tmp, path)
+        from vasa3d.io.paths import atomic_output
+
+        with atomic_output(path) as tmp:
+            tmp.write_text("\n".join(lines) + "\n")
 
     @classmethod
     def load_arkit_csv(cls, path: str | os.PathLike, fps: float | None = None) -> "MotionLatent":

@@ -80,11 +80,10 @@ def plot_motion(motion: MotionLatent, path: str | os.PathLike, samples: np.ndarr
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".part")
+    from vasa3d.io.paths import atomic_output
+
     try:
-        fig.savefig(tmp, format=fmt, dpi=110)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=110)
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()

@@ -124,13 +124,12 @@ class SynthSpeech:
 
     def save_wav(self, path) -> None:
         """Write a 16-bit PCM wav file (atomically)."""
-        import os
-
         import soundfile
 
-        tmp = f"{path}.part"
-        soundfile.write(tmp, self.samples, self.sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
+        from vasa3d.io.paths import atomic_output
+
+        with atomic_output(path) as tmp:
+            soundfile.write(tmp, self.samples, self.sample_rate, subtype="PCM_16", format="WAV")
 
 
 # --------------------------------------------------------------------- plan

@@ -147,9 +147,10 @@ def _save_optimizer(opt: torch.optim.Optimizer, step: int, path: str) -> None:
     for i, state in opt.state_dict()["state"].items():
         for key, value in state.items():
             tensors[f"{i}.{key}"] = torch.as_tensor(value).detach().contiguous()
-    tmp = f"{path}.part"
-    save_file(tensors, tmp, metadata={"format": "vasa3d-audio2motion-optimizer", "step": str(step)})
-    os.replace(tmp, path)
+    from vasa3d.io.paths import atomic_output
+
+    with atomic_output(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "vasa3d-audio2motion-optimizer", "step": str(step)})
 
 
 def _load_optimizer(opt: torch.optim.Optimizer, path: str) -> int:
