@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from rich.progress import (
     BarColumn,
@@ -17,6 +18,30 @@ from rich.progress import (
 )
 
 T = TypeVar("T")
+
+#: who hears of progress besides the terminal (the web app's creation jobs); set with :func:`observe`
+_observer: ContextVar[Callable[..., None] | None] = ContextVar("vasa3d_progress_observer", default=None)
+
+
+@contextmanager
+def observe(callback: Callable[..., None]) -> Iterator[None]:
+    """Call ``callback(description, done, total, preview=None)`` on every step of every bar and stage inside.
+
+    ``preview``, when given, is a function returning an ``(H, W, 3)`` image of the work so far (costly: call
+    it rarely). Works with ``quiet`` too.
+    """
+    token = _observer.set(callback)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
+
+
+def report(description: str, done: int, total: int | None, preview: Callable[[], Any] | None = None) -> None:
+    """Tell the observer (if any) that ``description`` is at ``done`` of ``total``."""
+    callback = _observer.get()
+    if callback is not None:
+        callback(description, done, total, preview=preview)
 
 
 def track(
@@ -32,8 +57,11 @@ def track(
     """
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
+    report(description, 0, total)
     if quiet:
-        yield from items
+        for done, item in enumerate(items, 1):
+            yield item
+            report(description, done, total)
         return
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -45,14 +73,16 @@ def track(
     )
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task(description, total=total)
-        for item in items:
+        for done, item in enumerate(items, 1):
             yield item
             bar.advance(task)
+            report(description, done, total)
 
 
 @contextmanager
 def stage(description: str, quiet: bool = False) -> Iterator[None]:
     """A spinner with the elapsed time for a step that has no count to show (fitting, decoding)."""
+    report(description, 0, None)
     if quiet:
         yield
         return

@@ -6,25 +6,38 @@ from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from vasa3d.progress import report
+
 
 class _Silent:
-    def update(self, **_kw) -> None:
-        pass
+    def __init__(self, description: str, total: int, start: int) -> None:
+        self.description, self.total, self.done = description, total, start
+
+    def update(self, advance: int = 1, preview=None, **_fields) -> None:
+        self.done += advance
+        report(self.description, self.done, self.total, preview=preview)
 
 
-class _Bar:
-    def __init__(self, progress: Progress, task) -> None:
+class _Bar(_Silent):
+    def __init__(self, progress: Progress, task, description: str, total: int, start: int) -> None:
+        super().__init__(description, total, start)
         self.progress, self.task = progress, task
 
-    def update(self, advance: int = 1, **fields) -> None:
+    def update(self, advance: int = 1, preview=None, **fields) -> None:
         self.progress.update(self.task, advance=advance, **fields)
+        super().update(advance, preview)
 
 
 @contextmanager
 def training_bar(description: str, total: int, start: int = 0, quiet: bool = False):
-    """Yield an object with ``update(advance=1, loss=..., n=...)``; draws nothing when ``quiet``."""
+    """Yield an object with ``update(advance=1, loss=..., n=..., preview=None)``; draws nothing when ``quiet``.
+
+    Every update also goes to :func:`vasa3d.progress.report` (with ``preview``: a function that renders
+    the avatar so far, for observers that show one).
+    """
+    report(description, start, total)
     if quiet:
-        yield _Silent()
+        yield _Silent(description, total, start)
         return
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -38,4 +51,4 @@ def training_bar(description: str, total: int, start: int = 0, quiet: bool = Fal
     )
     with Progress(*columns) as progress:
         task = progress.add_task(description, total=total, completed=start, loss=float("nan"), n=0)
-        yield _Bar(progress, task)
+        yield _Bar(progress, task, description, total, start)

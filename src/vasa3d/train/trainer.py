@@ -275,7 +275,7 @@ class Trainer:
                     self._log_previews()
                 if ckpt is not None and c.checkpoint_every and self.step % c.checkpoint_every == 0:
                     self.save(ckpt)
-                bar.update(advance=1, loss=terms["loss"], n=self.avatar.n_gaussians)
+                bar.update(advance=1, loss=terms["loss"], n=self.avatar.n_gaussians, preview=self._preview_front)
         if ckpt is not None:
             self.save(ckpt)
         if self._writer is not None:
@@ -319,6 +319,11 @@ class Trainer:
                     r = self._render(gs, [cam], self.avatar.background.detach())
                     out[f"{gname}/{vname}"] = r.color[0].clamp(0, 1).cpu()
         return out
+
+    def _preview_front(self) -> Tensor:
+        """The avatar so far from the front, ``(H, W, 3)`` in [0, 1] (for progress observers)."""
+        images = self.preview_images()
+        return images.get("G_full/front", images.get("G_base/front"))
 
     def _log_previews(self) -> None:
         w = self._tb()
