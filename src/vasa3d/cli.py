@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -17,7 +18,7 @@ from vasa3d import __version__
 from vasa3d.errors import VasaError
 
 #: rooms whose ``commands.py`` adds subcommands, in the order ``--help`` lists them
-ROOMS = ("pipeline_commands", "motion", "head", "face", "animate", "train", "render", "eval")
+ROOMS = ("pipeline_commands", "drive_commands", "motion", "head", "face", "animate", "train", "render", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for room in ROOMS:
-        name = f"vasa3d.{room}" if room == "pipeline_commands" else f"vasa3d.{room}.commands"
+        name = f"vasa3d.{room}" if room.endswith("_commands") else f"vasa3d.{room}.commands"
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -50,10 +51,23 @@ def _quiet_native_logs() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def show_messages(quiet: bool = False) -> None:
+    """Print the ``vasa3d`` logger's messages on stderr, as plain lines; ``quiet`` keeps only warnings."""
+    logger = logging.getLogger("vasa3d")
+    if not any(getattr(h, "_vasa3d_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._vasa3d_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_native_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
+    show_messages(quiet=getattr(args, "quiet", False))
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

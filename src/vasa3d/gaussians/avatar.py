@@ -152,6 +152,9 @@ class GaussianAvatar(nn.Module):
         self.region_names = names
         self.register_buffer("_face_region_ids", _ids(names, config.face_regions), persistent=False)
         self.register_buffer("_neck_region_ids", _ids(names, config.neck_regions), persistent=False)
+        #: the portrait photo at the avatar camera's view, for ``--background portrait``:
+        #: ``{"image": (S, S, 3) uint8, "mask": (S, S) uint8 person foreground}``, or None
+        self.portrait: dict[str, Tensor] | None = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -346,6 +349,8 @@ class GaussianAvatar(nn.Module):
             "direct_mapping": self.direct_mapping,
         }
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items() if not k.startswith("head.")}
+        for key, value in (self.portrait or {}).items():
+            tensors[f"portrait.{key}"] = value.detach().cpu().contiguous()
         return config, tensors
 
     @classmethod
@@ -367,7 +372,10 @@ class GaussianAvatar(nn.Module):
             int(config["pose_dim"]),
             bool(config["direct_mapping"]),
         )
-        missing, unexpected = avatar.load_state_dict(dict(tensors), strict=False)
+        tensors = dict(tensors)
+        portrait = {k[len("portrait."):]: tensors.pop(k) for k in list(tensors) if k.startswith("portrait.")}
+        avatar.portrait = portrait or None
+        missing, unexpected = avatar.load_state_dict(tensors, strict=False)
         bad = [k for k in missing if not k.startswith("head.")] + list(unexpected)
         if bad:
             raise ValueError(f"avatar tensors do not match its config: {bad[:5]}")

@@ -1,0 +1,251 @@
+"""Drive an avatar from a motion file or a driving video, on any background: ``render`` and ``reenact``.
+
+Like :mod:`vasa3d.pipeline`, this module wires the rooms and holds no maths:
+motion comes from :func:`vasa3d.motion.files.read_motion` or the face tracker,
+frames from :func:`vasa3d.render.rasterize`, backgrounds from
+:mod:`vasa3d.render.composite`, files from :mod:`vasa3d.io`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vasa3d.errors import InputError
+from vasa3d.motion.latent import MotionLatent
+from vasa3d.render.composite import BACKGROUND_HELP, BackgroundSpec, parse_background
+
+log = logging.getLogger("vasa3d")
+
+VIDEO_SUFFIXES = (".mp4", ".webm")
+
+
+@dataclass
+class RenderConfig:
+    """Settings of ``vasa3d render`` and ``vasa3d reenact``."""
+
+    camera: str = "front"
+    """front (the portrait's view), orbit (circles +-30 degrees of yaw) or yaw=DEG,pitch=DEG."""
+    size: int = 512
+    """Output video width and height in pixels."""
+    backend: str = "auto"
+    """Rasterizer: auto, cpu, torch or gsplat."""
+    background: str = "black"
+    """black, white, #RRGGBB, an image file, portrait or transparent (.webm with alpha, or a folder of PNGs)."""
+
+
+# --------------------------------------------------------------------------- checks
+def check_settings(config: RenderConfig) -> BackgroundSpec:
+    """Check the camera, size and background settings before any work; returns the parsed background."""
+    from vasa3d.pipeline import parse_camera
+
+    parse_camera(config.camera)
+    if not 16 <= int(config.size) <= 4096:
+        raise InputError(f"--size {config.size} is out of range; give 16 to 4096 pixels")
+    return parse_background(config.background)
+
+
+def check_video_output(output: str | os.PathLike, background: BackgroundSpec, inputs: list) -> Path:
+    """The output of a rendering job: an .mp4 (or .webm) file, or for a transparent
+    background a .webm file with alpha or a folder for a PNG sequence."""
+    from vasa3d.io.paths import check_output_dir, check_output_path
+
+    p = Path(output)
+    if background.transparent:
+        if p.suffix.lower() == ".webm":
+            return check_output_path(p, inputs, (".webm",), "video")
+        if p.suffix == "":
+            return check_output_dir(p, inputs, "PNG folder")
+        raise InputError(f"--background transparent writes a .webm video with alpha or a folder of PNGs; "
+                         f"{p.name} is neither (mp4 has no alpha)")
+    return check_output_path(p, inputs, VIDEO_SUFFIXES, "video")
+
+
+def check_motion_fits(motion: MotionLatent, avatar, source: str) -> None:
+    if motion.z_dyn.shape[1] != avatar.dyn_dim or motion.z_pose.shape[1] != avatar.pose_dim:
+        raise InputError(f"{source} holds '{motion.schema}' motion ({motion.z_dyn.shape[1]} + "
+                         f"{motion.z_pose.shape[1]} values a frame) but the avatar was trained on "
+                         f"{avatar.dyn_dim} + {avatar.pose_dim}")
+
+
+# --------------------------------------------------------------------------- frames
+def _portrait_backdrop(avatar, size: int, backend: str):
+    """The :class:`~vasa3d.render.composite.PortraitBackdrop` of an avatar that carries its photo."""
+    from vasa3d.pipeline import view_camera
+    from vasa3d.render import rasterize
+    from vasa3d.render.composite import PortraitBackdrop
+
+    if not avatar.portrait:
+        raise InputError("--background portrait needs an avatar that carries its photo; this one was made "
+                         "before vasa3d stored it: run 'vasa3d create' again, or give the photo as "
+                         "--background PHOTO")
+    target = avatar.head_center.detach().reshape(3)
+    cam = view_camera(avatar.camera, target, 0.0, 0.0, size)
+    with torch.no_grad():
+        g = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0]
+        alpha = rasterize(g, cam, size, size, backend=backend).alpha[0, ..., 0].numpy()
+    return PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(), alpha, size)
+
+
+def _neck_ids(avatar) -> torch.Tensor:
+    regions = avatar.head.face_regions.to(avatar.parent.device)[avatar.parent]
+    ids = torch.nonzero(torch.isin(regions, avatar._neck_region_ids)).flatten()
+    return ids if len(ids) else torch.arange(avatar.n_gaussians)
+
+
+def render_frames(avatar, motion: MotionLatent, config: RenderConfig | None = None,
+                  quiet: bool = False) -> Iterator[np.ndarray]:
+    """Yield one uint8 frame per motion frame: ``(S, S, 3)``, or ``(S, S, 4)`` RGBA for a transparent background."""
+    from vasa3d.pipeline import camera_track
+    from vasa3d.progress import track
+    from vasa3d.render import rasterize
+    from vasa3d.render.composite import composite, load_background_image
+
+    config = config or RenderConfig()
+    spec = check_settings(config)
+    size = int(config.size)
+    check_motion_fits(motion, avatar, "the motion")
+    cameras = camera_track(avatar, config.camera, len(motion), motion.fps, size)
+    backdrop = neck = neck_rest = None
+    if spec.kind == "colour":
+        background: np.ndarray | None = np.asarray(spec.colour, np.float32)
+    elif spec.kind == "image":
+        background = load_background_image(spec.path, size)
+    elif spec.kind == "portrait":
+        backdrop = _portrait_backdrop(avatar, size, config.backend)
+        background = backdrop.layer()
+        neck = _neck_ids(avatar)
+        with torch.no_grad():
+            rest = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim), vas=False)[0]
+            neck_rest = rest.means[neck].mean(0)
+    else:
+        background = None
+    z_dyn = torch.from_numpy(motion.z_dyn)
+    z_pose = torch.from_numpy(motion.z_pose)
+    black = torch.zeros(3)
+    with torch.no_grad():
+        for t in track(range(len(motion)), "rendering", quiet=quiet):
+            gaussians = avatar(z_dyn[t:t + 1], z_pose[t:t + 1])[0]
+            out = rasterize(gaussians, cameras[t], size, size, background=black, backend=config.backend)
+            if backdrop is not None:  # the shoulders follow the neck on screen
+                uv, _ = cameras[t].project(torch.stack([neck_rest, gaussians.means[neck].mean(0)]))
+                dx, dy = (uv[1] - uv[0]).tolist()
+                background = backdrop.layer((dx, dy))
+            yield composite(out.color[0].numpy(), out.alpha[0].numpy(), background)
+
+
+def write_frames(output: Path, frames, fps: float, audio: np.ndarray | None = None, sr: int = 16000) -> Path:
+    """Write frames by the output's kind: .mp4 (H.264 + AAC), .webm (VP9 + Opus; with alpha for RGBA frames)
+    or a folder of PNGs (no audio)."""
+    from vasa3d.io import write_video
+    from vasa3d.io.alpha_video import write_png_sequence, write_webm_alpha
+
+    suffix = output.suffix.lower()
+    if suffix == ".mp4":
+        return write_video(output, frames, fps, audio, sr)
+    if suffix == ".webm":
+        return write_webm_alpha(output, _as_rgba(frames), fps, audio, sr)
+    if audio is not None:
+        log.info("note: a PNG sequence has no sound; the audio is not written")
+    return write_png_sequence(output, frames)
+
+
+def _as_rgba(frames):
+    for frame in frames:
+        if frame.shape[2] == 3:
+            frame = np.concatenate([frame, np.full(frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        yield frame
+
+
+# --------------------------------------------------------------------------- render
+def render(avatar_path: str | os.PathLike, motion_path: str | os.PathLike, output: str | os.PathLike,
+           audio: str | os.PathLike | None = None, config: RenderConfig | None = None,
+           quiet: bool = False) -> Path:
+    """Avatar + motion file (.npz, ARKit .csv or .json) -> video at the motion's frame rate.
+
+    Args:
+        avatar_path: a ``.vasa3d`` file.
+        motion_path: motion from ``vasa3d motion`` (``.npz``), a Live Link Face CSV or ARKit JSON.
+        output: ``.mp4``; ``.webm``; for ``background="transparent"`` a ``.webm`` with alpha or a folder.
+        audio: sound to mux in (any file PyAV reads), or None.
+        config: :class:`RenderConfig`.
+    """
+    from vasa3d.io import load_audio, load_avatar
+    from vasa3d.motion.files import read_motion
+
+    config = config or RenderConfig()
+    spec = check_settings(config)
+    out = check_video_output(output, spec, [avatar_path, motion_path, audio, spec.path])
+    motion = read_motion(motion_path)
+    samples, sr = load_audio(audio) if audio else (None, 16000)
+    avatar = load_avatar(avatar_path)
+    check_motion_fits(motion, avatar, str(motion_path))
+    log.info("rendering %d frames (%.1f s at %g fps)", len(motion), motion.duration, motion.fps)
+    return write_frames(out, render_frames(avatar, motion, config, quiet=quiet), motion.fps, samples, sr)
+
+
+# --------------------------------------------------------------------------- reenact
+def retarget(motion: MotionLatent) -> MotionLatent:
+    """Tracked motion made fit for another head: the driver's head position becomes an offset
+    from its median (the avatar stays where its photo put it); expressions and rotation are kept."""
+    z_pose = motion.z_pose.copy()
+    z_pose[:, 3:6] -= np.median(z_pose[:, 3:6], axis=0)
+    return MotionLatent(motion.z_dyn, z_pose, motion.fps, motion.schema, motion.dyn_names, motion.pose_names)
+
+
+def _side_by_side(driver: Iterator[np.ndarray], frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    import cv2
+
+    last = None
+    for frame in frames:
+        d = next(driver, None)
+        last = d if d is not None else last
+        h, w = last.shape[:2]
+        width = max(2, round(w * size / h))
+        d = cv2.resize(last, (width - width % 2, size), interpolation=cv2.INTER_AREA)
+        if frame.shape[2] == 4:
+            d = np.concatenate([d, np.full((size, d.shape[1], 1), 255, np.uint8)], axis=2)
+        yield np.concatenate([d, frame], axis=1)
+
+
+def reenact(avatar_path: str | os.PathLike, video_path: str | os.PathLike, output: str | os.PathLike,
+            config: RenderConfig | None = None, side_by_side: bool = False, quiet: bool = False) -> Path:
+    """Driving video + avatar -> the avatar doing what the driver's face does, with the driver's sound.
+
+    The driver's face is tracked by :func:`vasa3d.face.track_video` (ARKit weights and head pose
+    per frame); any person can drive any avatar.
+
+    Args:
+        avatar_path: a ``.vasa3d`` file.
+        video_path: a video with one visible face (mp4, mov, webm...).
+        output: as for :func:`render`.
+        config: :class:`RenderConfig`.
+        side_by_side: put the driving video (scaled to the output height) left of the avatar.
+    """
+    from vasa3d.face.track import read_video, track_video
+    from vasa3d.io import load_audio, load_avatar
+
+    config = config or RenderConfig()
+    spec = check_settings(config)
+    out = check_video_output(output, spec, [avatar_path, video_path, spec.path])
+    avatar = load_avatar(avatar_path)
+    motion = retarget(track_video(video_path, quiet=quiet))
+    try:
+        samples, sr = load_audio(video_path)
+    except InputError:
+        samples, sr = None, 16000
+        log.info("note: %s has no usable sound; the video is silent", video_path)
+    frames = render_frames(avatar, motion, config, quiet=quiet)
+    if side_by_side:
+        driver, _, _ = read_video(video_path)
+        frames = _side_by_side(driver, frames, int(config.size))
+    return write_frames(out, frames, motion.fps, samples, sr)
+
+
+__all__ = ["BACKGROUND_HELP", "RenderConfig", "reenact", "render", "render_frames", "retarget", "write_frames"]

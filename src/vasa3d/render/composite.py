@@ -1,0 +1,137 @@
+"""What lies behind the avatar: a colour, an image, the portrait photo, or nothing (alpha).
+
+``rasterize(..., background=zeros)`` returns the avatar over black, i.e. colour
+premultiplied by its opacity, and the opacity itself; :func:`composite` puts
+that over any background.  The offline jobs and the live engine both call it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vasa3d.errors import InputError
+
+NAMED_COLOURS = {"black": (0.0, 0.0, 0.0), "white": (1.0, 1.0, 1.0)}
+BACKGROUND_HELP = ("black, white, #RRGGBB, an image file, portrait (the photo the avatar was made from, "
+                   "the person removed and the shoulders following the head) or transparent (alpha: .webm "
+                   "VP9 or a folder of PNGs)")
+
+
+@dataclass(frozen=True)
+class BackgroundSpec:
+    """A parsed ``--background``: ``kind`` is colour, image, portrait or transparent."""
+
+    kind: str
+    colour: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    path: Path | None = None
+
+    @property
+    def transparent(self) -> bool:
+        return self.kind == "transparent"
+
+
+def parse_background(spec: str) -> BackgroundSpec:
+    """``black | white | #RRGGBB | IMAGE | portrait | transparent`` -> :class:`BackgroundSpec`."""
+    text = str(spec).strip()
+    low = text.lower()
+    if low in NAMED_COLOURS:
+        return BackgroundSpec("colour", NAMED_COLOURS[low])
+    if low in ("portrait", "transparent"):
+        return BackgroundSpec(low)
+    if low.startswith("#"):
+        hexa = low[1:]
+        if len(hexa) != 6 or any(c not in "0123456789abcdef" for c in hexa):
+            raise InputError(f"bad --background colour {text!r}; write it as #RRGGBB, e.g. #1e90ff")
+        return BackgroundSpec("colour", tuple(int(hexa[i:i + 2], 16) / 255.0 for i in (0, 2, 4)))
+    path = Path(os.path.expanduser(text))
+    if not path.is_file():
+        raise InputError(f"--background {text!r} is neither a colour nor an existing image file; use "
+                         + BACKGROUND_HELP)
+    return BackgroundSpec("image", path=path)
+
+
+def composite(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray | None) -> np.ndarray:
+    """The avatar over ``background``, as a uint8 frame.
+
+    Args:
+        rgb: ``(H, W, 3)`` float, the render over black (premultiplied by ``alpha``).
+        alpha: ``(H, W, 1)`` float in [0, 1], the render's accumulated opacity.
+        background: ``(3,)`` colour or ``(H, W, 3)`` image, floats in [0, 1]; ``None`` for a
+            transparent background.
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB, or ``(H, W, 4)`` uint8 RGBA (straight alpha) when ``background`` is None.
+    """
+    rgb = np.asarray(rgb, np.float32)
+    alpha = np.clip(np.asarray(alpha, np.float32).reshape(*rgb.shape[:2], 1), 0.0, 1.0)
+    if background is None:
+        straight = np.where(alpha > 1e-6, rgb / np.maximum(alpha, 1e-6), 0.0)
+        out = np.concatenate([straight, alpha], axis=-1)
+    else:
+        out = rgb + (1.0 - alpha) * np.asarray(background, np.float32)
+    return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def load_background_image(path: Path, size: int) -> np.ndarray:
+    """An image file, scaled and centre-cropped to fill ``size`` x ``size``, as floats ``(S, S, 3)``."""
+    import cv2
+
+    from vasa3d.io import load_image
+
+    image = load_image(path)
+    h, w = image.shape[:2]
+    s = size / min(h, w)
+    image = cv2.resize(image, (max(size, round(w * s)), max(size, round(h * s))), interpolation=cv2.INTER_AREA)
+    y0, x0 = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+    return image[y0:y0 + size, x0:x0 + size].astype(np.float32) / 255.0
+
+
+class PortraitBackdrop:
+    """The portrait photo behind the avatar: the person removed and filled in, the body following the head.
+
+    Layers, back to front: the photo with the person inpainted (``plate``); the photo's
+    person outside the head (shoulders, clothes, with a small margin), moved each frame
+    by the head's on-screen shift; then the rendered avatar.  At the portrait's own view
+    and a still head the two back layers give the photo itself.
+
+    Args:
+        image: ``(S, S, 3)`` uint8, the portrait at the avatar camera's view (any ``S``).
+        mask: ``(S, S)`` uint8 person foreground (255 = person).
+        head_alpha: ``(size, size)`` float, the avatar's opacity at rest from the portrait's view.
+        size: output side in pixels.
+    """
+
+    def __init__(self, image: np.ndarray, mask: np.ndarray, head_alpha: np.ndarray, size: int):
+        import cv2
+
+        interp = cv2.INTER_AREA if image.shape[0] >= size else cv2.INTER_CUBIC
+        photo = cv2.resize(np.asarray(image, np.uint8), (size, size), interpolation=interp)
+        person = cv2.resize(np.asarray(mask, np.uint8), (size, size), interpolation=cv2.INTER_LINEAR) > 127
+        head = np.asarray(head_alpha, np.float32).reshape(size, size)
+        k = max(3, size // 64) | 1  # ~8 px at 512
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        hole = cv2.dilate(((person | (head > 0.05)) * 255).astype(np.uint8), kernel, iterations=2)
+        self.plate = cv2.inpaint(photo, hole, max(3, size // 100), cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+        head_region = cv2.dilate((head > 0.5).astype(np.float32), kernel)
+        body = cv2.dilate(person.astype(np.float32), kernel) * (1.0 - head_region)
+        self.body_alpha = cv2.GaussianBlur(body, (k, k), 0)[..., None]
+        self.photo = photo.astype(np.float32) / 255.0
+        self.size = size
+
+    def layer(self, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+        """``(S, S, 3)`` floats: the plate with the body moved by ``shift`` = (dx, dy) pixels."""
+        import cv2
+
+        if abs(shift[0]) < 1e-3 and abs(shift[1]) < 1e-3:
+            photo, a = self.photo, self.body_alpha
+        else:
+            M = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+            photo = cv2.warpAffine(self.photo, M, (self.size, self.size), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+            a = cv2.warpAffine(self.body_alpha, M, (self.size, self.size), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)[..., None]
+        return a * photo + (1.0 - a) * self.plate
