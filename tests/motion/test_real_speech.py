@@ -17,7 +17,8 @@ import pytest
 from scipy.signal import resample_poly
 
 from vasa3d.motion import MotionConfig, audio_to_motion
-from vasa3d.motion.measure import closure_hits, lip_gap, loudness_correlation, simulate_room
+from vasa3d.motion.measure import (closure_events, closure_hits, closure_precision, closure_targets, lip_gap,
+                                   loudness_correlation, simulate_room)
 from vasa3d.motion.phonetic import align_transcript, validate_phonemes
 from vasa3d.motion.phones import BILABIAL, SILENCE, VOWELS
 
@@ -105,12 +106,14 @@ def test_the_alignments_hold_29_bilabials_with_closure_dips(librivox):
 
 @pytest.mark.parametrize("condition", list(CONDITIONS))
 def test_bilabial_closures_and_loudness_on_real_speech(librivox, condition):
-    hits, rs, closed, frames = [], [], 0, 0
+    hits, rs, closed, frames, selective, closures = [], [], 0, 0, 0, 0
     for x, phones, _ in librivox:
         y, rate = CONDITIONS[condition](x)
         motion = audio_to_motion(y, rate)
         gap = lip_gap(motion)
         hits.extend(closure_hits(gap, motion.fps, phones))
+        good, n = closure_precision(gap, motion.fps, phones)
+        selective, closures = selective + good, closures + n
         rs.append(loudness_correlation(motion, y, rate))
         c, n = vowel_middles_closed(gap, phones)
         closed, frames = closed + c, frames + n
@@ -121,6 +124,34 @@ def test_bilabial_closures_and_loudness_on_real_speech(librivox, condition):
     assert min(rs) >= 0.6, np.round(rs, 3)
     # vowels stay open (measured 4-6 of 64 middle frames closed, at glottal stops such as "be ill")
     assert closed / frames < 0.12, (closed, frames)
+    # closures are not selective: measured 42 of 119 (35 %) on a /p b m/ or a pause clean, 40 of 90
+    # in the room; this guards against worse (the issue's 60 % is test_closure_precision_target)
+    assert selective / closures >= 0.3, (selective, closures)
+
+
+def test_closure_events_and_what_they_fall_on():
+    gap = np.array([1.0, 0.05, 0.0, 1.0, 1.0, 0.02, 1.0, 0.5, 0.09, 0.09, 0.09, 1.0])
+    assert closure_events(gap) == [(1, 3), (5, 6), (8, 11)]
+    phones = [("AH", 0.0, 0.06), ("M", 0.06, 0.1), ("AA", 0.1, 0.18), ("T", 0.18, 0.24),
+              ("AH", 0.24, 0.3), ("SIL", 0.3, 0.5)]
+    # frames 1-2 (40-80 ms) touch the /m/; frame 5 (200 ms) lies on the /t/, 40 ms from any /p b m/;
+    # frames 8-10 (320-400 ms) are in the pause
+    assert closure_targets(gap, 25.0, phones) == ["bilabial", "T", "silence"]
+    assert closure_precision(gap, 25.0, phones) == (2, 3)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 item 7 is open: the closure detector reads one band's dips, "
+                   "which /t d k g n s/ make too (measured 35 % clean, 44 % room); see docs/motion.md")
+@pytest.mark.parametrize("condition", ["clean", "room"])
+def test_closure_precision_target(librivox, condition):
+    """The issue's line: >= 60 % of closures on a /p b m/ or a pause, with the recall above."""
+    selective = closures = 0
+    for x, phones, _ in librivox:
+        y, rate = CONDITIONS[condition](x)
+        motion = audio_to_motion(y, rate)
+        good, n = closure_precision(lip_gap(motion), motion.fps, phones)
+        selective, closures = selective + good, closures + n
+    assert selective / closures >= 0.6, (selective, closures)
 
 
 @pytest.mark.parametrize("condition", ["clean", "room"])

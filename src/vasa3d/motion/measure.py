@@ -44,6 +44,41 @@ def closure_hits(gap: np.ndarray, fps: float, phonemes: list[tuple[str, float, f
     return np.asarray(hits, bool)
 
 
+def closure_events(gap: np.ndarray, threshold: float = 0.1) -> list[tuple[int, int]]:
+    """The lip closures of a lip-gap track: ``[(first_frame, end_frame)]``, maximal runs of frames
+    whose gap is under ``threshold`` of its maximum (the closed test of :func:`closure_hits`)."""
+    closed = np.concatenate([[False], gap < threshold * max(float(gap.max()), 1e-9), [False]])
+    edges = np.flatnonzero(np.diff(closed.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def closure_targets(gap: np.ndarray, fps: float, phonemes: list[tuple[str, float, float]],
+                    tolerance_s: float = 0.04, threshold: float = 0.1) -> list[str]:
+    """What each closure of :func:`closure_events` falls on: "bilabial" when it lies within
+    ``tolerance_s`` of a /p b m/ (as :func:`closure_hits` counts a hit), else "silence" when it
+    touches a labelled pause (``SIL``) within the same tolerance, else the phone it overlaps most."""
+    out = []
+    for a, b in closure_events(gap, threshold):
+        t0, t1 = a / fps - tolerance_s, (b - 1) / fps + tolerance_s
+        over = [(min(end, t1) - max(start, t0), phone) for phone, start, end in phonemes
+                if min(end, t1) > max(start, t0)]
+        names = {phone for _, phone in over}
+        if names & set(BILABIALS):
+            out.append("bilabial")
+        elif "SIL" in names:
+            out.append("silence")
+        else:
+            out.append(max(over)[1] if over else "?")
+    return out
+
+
+def closure_precision(gap: np.ndarray, fps: float, phonemes: list[tuple[str, float, float]],
+                      tolerance_s: float = 0.04, threshold: float = 0.1) -> tuple[int, int]:
+    """(closures on a /p b m/ or a pause, all closures): how selective the lips' shutting is."""
+    targets = closure_targets(gap, fps, phonemes, tolerance_s, threshold)
+    return sum(t in ("bilabial", "silence") for t in targets), len(targets)
+
+
 def frame_loudness(samples: np.ndarray, sample_rate: int, frames: int, fps: float = 25.0,
                    window_s: float = 0.04) -> np.ndarray:
     """``(frames,)`` RMS of the audio in a window centred on each frame's time."""
