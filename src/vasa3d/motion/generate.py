@@ -110,16 +110,8 @@ class MotionStream:
         self.blinks = Blinks(cfg.fps, cfg.blink_rate_per_min, cfg.seed)
         self.saccades = Saccades(cfg.fps, cfg.seed, spread_deg=(4.0 * cfg.motion_intensity,
                                                                   2.5 * cfg.motion_intensity))
-        pitch_offset, energy = EMOTION_POSE[cfg.emotion]
-        k = cfg.emotion_intensity
-        self.head = HeadMotion(cfg.fps, cfg.seed, cfg.motion_intensity * (1 + (energy - 1) * k),
-                               pitch_offset * k)
-        self.offsets = np.zeros(len(ARKIT_NAMES), np.float32)
-        for name, w in expand_bilateral(EMOTION_OFFSETS[cfg.emotion]).items():
-            self.offsets[_IDX[name]] += w * k
-        for name, w in expand_bilateral(cfg.extra).items():
-            self.offsets[_IDX[name]] += w
-        self.log_scale = -float(np.log(cfg.head_distance))
+        self.head = HeadMotion(cfg.fps, cfg.seed)
+        self._apply_controls()
         self.mouth_source = None
         if cfg.generator == "phonetic":
             from vasa3d.motion.phonetic import PhoneticMouth
@@ -129,6 +121,36 @@ class MotionStream:
                                  "or give phone timings to the stream")
             self.mouth_source = PhoneticMouth.create(phonemes, cfg.recognizer == "allphone",
                                                      cfg.pocketsphinx_model)
+
+    def _apply_controls(self) -> None:
+        """Emotion, gaze spread, motion intensity and distance from ``self.config`` into the generators."""
+        cfg = self.config
+        pitch_offset, energy = EMOTION_POSE[cfg.emotion]
+        k = cfg.emotion_intensity
+        self.head.intensity = cfg.motion_intensity * (1 + (energy - 1) * k)
+        self.head.pitch_offset = pitch_offset * k
+        self.saccades.spread = np.array([4.0, 2.5]) * cfg.motion_intensity
+        self.offsets = np.zeros(len(ARKIT_NAMES), np.float32)
+        for name, w in expand_bilateral(EMOTION_OFFSETS[cfg.emotion]).items():
+            self.offsets[_IDX[name]] += w * k
+        for name, w in expand_bilateral(cfg.extra).items():
+            self.offsets[_IDX[name]] += w
+        self.log_scale = -float(np.log(cfg.head_distance))
+
+    def set_controls(self, **controls) -> None:
+        """Change control signals from the next frame on (live use), e.g. ``set_controls(emotion="happy")``.
+
+        Accepts the :class:`MotionConfig` fields ``emotion``, ``emotion_intensity``, ``gaze``,
+        ``motion_intensity`` and ``head_distance``; they are validated as in the config.
+        """
+        allowed = {"emotion", "emotion_intensity", "gaze", "motion_intensity", "head_distance"}
+        unknown = set(controls) - allowed
+        if unknown:
+            raise InputError(f"unknown motion control(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(allowed))}")
+        import dataclasses
+
+        self.config = dataclasses.replace(self.config, **controls).validate()
+        self._apply_controls()
 
     # ----------------------------------------------------------------- input
     def push(self, samples: np.ndarray) -> MotionLatent:
