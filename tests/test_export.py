@@ -71,7 +71,7 @@ def test_posed_frame_rerenders_within_1e5(astronaut_avatar, tmp_path):
     posed = plyfile.PlyData.read(str(out))["vertex"]
     with torch.no_grad():
         rest = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0]
-    assert np.abs(posed["x"] - rest.means[:, 0].numpy()).mean() > 0.005  # posed: moved by millimetres or more
+    assert np.abs(posed["x"] - rest.means[:, 0].numpy()).mean() > 0.003  # posed: turned by 0.05 rad, jaw open
 
 
 def test_every_nth_frame_into_a_folder(astronaut_avatar, tmp_path):
