@@ -18,7 +18,7 @@ from vasa3d import __version__
 from vasa3d.errors import VasaError
 
 #: rooms whose ``commands.py`` adds subcommands, in the order ``--help`` lists them
-ROOMS = ("pipeline_commands", "drive_commands", "motion", "head", "face", "animate", "train", "render", "eval")
+ROOMS = ("pipeline_commands", "drive_commands", "motion", "head", "face", "animate", "train", "render", "eval", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +63,18 @@ def show_messages(quiet: bool = False) -> None:
     logger.propagate = False
 
 
+def _terminate_as_interrupt() -> None:
+    """``kill`` (SIGTERM) cleans up like Ctrl-C: temporary files are removed on the way out."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_native_logs()
     parser = build_parser()
@@ -71,10 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    _terminate_as_interrupt()
     try:
         return int(args.func(args) or 0)
     except VasaError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; give a shorter or smaller input (see docs/limits.md)", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a folder that vanished, permissions: what the system said, in one line
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or str(exc).splitlines()[0] if str(exc) else type(exc).__name__}{where}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished outputs are kept, nothing half-written was left", file=sys.stderr)
