@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # a full disk, a folder that vanished, permissions: what the system said, in one line
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"error: {exc.strerror or str(exc).splitlines()[0] if str(exc) else type(exc).__name__}{where}",
-              file=sys.stderr)
+        what = exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+        print(f"error: {what}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished outputs are kept, nothing half-written was left", file=sys.stderr)

@@ -9,6 +9,8 @@ succeeds, so an interrupted run picks up where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import shutil
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import torch
 
 from vasa3d.errors import InputError
 from vasa3d.io import check_output_path, load_audio, load_avatar, load_image, save_avatar, write_video
+from vasa3d.io.paths import FolderLock, write_bytes_atomic
 from vasa3d.progress import stage
 from vasa3d.render.camera import Camera
 
@@ -106,21 +109,56 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
         log(f"note: {warning}")
     log(f"head fitted: mean landmark error {100 * fit.landmark_error:.2f}% of the eye distance")
 
-    work = output.with_name(output.name + ".work")
-    work.mkdir(exist_ok=True)
     frames = config.frames or train_cfg.dataset_frames
     kind = config.motion if config.motion != "auto" else ("random" if config.preset == "demo" else "mixed")
-    make_motion = {"random": random_motion, "talking": talking_motion, "mixed": mixed_motion}[kind]
-    motion = make_motion(frames, seed=config.seed)
-    animator = MeshWarpAnimator(analysis, fit, head)
-    dataset = synthesize_dataset(animator, motion, fit.camera, work / "dataset", seed=config.seed, quiet=quiet)
+    run = {"portrait": image_digest(image), "preset": config.preset, "frames": frames, "motion": kind,
+           "seed": config.seed, "iterations": train_cfg.iterations, "resolution": train_cfg.resolution}
+    work = output.with_name(output.name + ".work")
+    with FolderLock(work, "work folder"):  # a second run on the same output stops here
+        check_work_record(work, run)
+        make_motion = {"random": random_motion, "talking": talking_motion, "mixed": mixed_motion}[kind]
+        motion = make_motion(frames, seed=config.seed)
+        animator = MeshWarpAnimator(analysis, fit, head)
+        dataset = synthesize_dataset(animator, motion, fit.camera, work / "dataset", seed=config.seed, quiet=quiet,
+                                     source={"portrait_sha256": run["portrait"]})
 
-    avatar = GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig.preset(config.preset))
-    avatar = Trainer(avatar, dataset, train_cfg, log_dir=work / "train", quiet=quiet).run()
-    save_avatar(output, avatar)
-    if not config.keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+        avatar = GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig.preset(config.preset))
+        avatar = Trainer(avatar, dataset, train_cfg, log_dir=work / "train", quiet=quiet,
+                         trained_on={"portrait": run["portrait"], "preset": config.preset}).run()
+        save_avatar(output, avatar)
+        if not config.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
     return output
+
+
+def image_digest(image: np.ndarray) -> str:
+    """A short SHA-256 of a decoded image's pixels and shape (what a work folder was made from)."""
+    h = hashlib.sha256(str(image.shape).encode())
+    h.update(np.ascontiguousarray(image).tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_work_record(work: Path, run: dict) -> None:
+    """Refuse a work folder left by a run on another portrait or settings; record ``run`` in a new one.
+
+    ``work/run.json`` says what the folder's dataset and checkpoints were made from, so an
+    interrupted ``create`` for photo A is never resumed by ``create`` for photo B.
+    """
+    record = work / "run.json"
+    if record.exists():
+        try:
+            old = json.loads(record.read_text())
+        except (OSError, ValueError):
+            old = None
+        if old != run:
+            changed = sorted(k for k in run if not isinstance(old, dict) or old.get(k) != run[k])
+            what = ", ".join("the portrait" if k == "portrait" else f"--{k}" for k in changed) or "its record"
+            raise InputError(f"{work} holds an unfinished run for another portrait or settings (differs in {what}); "
+                             f"delete {work} to start over, or rerun that command to finish it")
+        return
+    if any(p.name not in (".lock",) for p in work.iterdir()):
+        raise InputError(f"{work} holds files from an unknown run; delete {work} to start over")
+    write_bytes_atomic(record, (json.dumps(run, indent=1) + "\n").encode())
 
 
 # --------------------------------------------------------------------------- speak
@@ -141,9 +179,11 @@ def parse_camera(spec: str) -> tuple[str, float, float]:
     return "fixed", values["yaw"], values["pitch"]
 
 
-def view_camera(base: Camera, target: torch.Tensor, yaw_deg: float, pitch_deg: float, size: int) -> Camera:
-    """``base`` (the portrait's view) swung around ``target`` by yaw then pitch, at ``size`` pixels."""
-    eye = base.position.reshape(3) - target
+def view_camera(base: Camera, target: torch.Tensor, yaw_deg: float, pitch_deg: float, size: int,
+                distance: float = 1.0) -> Camera:
+    """``base`` (the portrait's view) swung around ``target`` by yaw then pitch, at ``size`` pixels;
+    ``distance`` scales the camera's distance to ``target`` (2: twice as far, the head looks half as big)."""
+    eye = (base.position.reshape(3) - target) * float(distance)
     cy, sy = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
     cp, sp = math.cos(math.radians(pitch_deg)), math.sin(math.radians(pitch_deg))
     yaw_m = torch.tensor([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])

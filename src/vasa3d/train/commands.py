@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def register(subparsers) -> None:
 def _train(args: argparse.Namespace) -> int:
     from vasa3d.animate import FrameDataset
     from vasa3d.errors import InputError
-    from vasa3d.io import check_output_path, load_avatar, save_avatar
+    from vasa3d.io import FolderLock, check_output_path, load_avatar, save_avatar
 
     from .trainer import Trainer
 
@@ -59,9 +60,14 @@ def _train(args: argparse.Namespace) -> int:
         if not portrait.exists():
             raise InputError(f"no portrait to start from: {portrait} is missing; pass --portrait IMAGE or --init AVATAR")
         avatar = _fresh_avatar(portrait, args.preset, dataset)
+    start = Path(args.init) if args.init else portrait
+    with open(start, "rb") as f:  # what the avatar starts from is part of what a checkpoint was trained on
+        start_digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
     work = output.with_name(output.name + ".train")
-    avatar = Trainer(avatar, dataset, config, log_dir=work, quiet=args.quiet).run()
-    save_avatar(output, avatar)
+    with FolderLock(work, "checkpoint folder"):
+        avatar = Trainer(avatar, dataset, config, log_dir=work, quiet=args.quiet,
+                         trained_on={"init" if args.init else "portrait": start_digest, "preset": args.preset}).run()
+        save_avatar(output, avatar)
     print(f"wrote {output} ({avatar.n_gaussians} gaussians); checkpoints and logs in {work}")
     return 0
 

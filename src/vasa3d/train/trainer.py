@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 import os
 from pathlib import Path
@@ -32,6 +33,8 @@ from .regions import head_region
 from .views import consistency_view, orbit_like, random_view
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
+#: settings that may change between a run and its resumption (they do not change what is trained)
+RESUMABLE_CHANGES = ("device", "backend", "checkpoint_every", "log_every", "preview_every")
 GAUSSIAN_GROUPS = ("means", "log_scales", "quats", "opacity_logits", "sh")
 
 
@@ -66,6 +69,9 @@ class Trainer:
         log_dir: folder for checkpoints and TensorBoard logs; a checkpoint found
             there is resumed.  ``None``: no files.
         quiet: no progress bar.
+        trained_on: facts about the run beyond the dataset and config (a portrait's hash, the preset),
+            recorded in every checkpoint; a checkpoint is resumed only if these, the dataset's
+            fingerprint and the settings that matter all match.
 
     Under ``torch.distributed`` (torchrun) every rank trains on its own frames and
     gradients are averaged before each step; rank 0 writes files.
@@ -75,8 +81,9 @@ class Trainer:
     """
 
     def __init__(self, avatar: GaussianAvatar, dataset, config: TrainConfig | None = None,
-                 log_dir: str | Path | None = None, quiet: bool = False):
+                 log_dir: str | Path | None = None, quiet: bool = False, trained_on: dict | None = None):
         self.config = config or TrainConfig()
+        self._trained_on_extra = dict(trained_on or {})
         self.device = pick_device(self.config.device)
         self.rank, self.world = _world()
         self.dataset = dataset
@@ -345,8 +352,36 @@ class Trainer:
         tensors["rng/views"] = self.view_rng.get_state()
         tensors["rng/torch"] = torch.get_rng_state()
         meta = {"step": self.step, "avatar": avatar_config, "config": dataclasses.asdict(self.config),
-                "world": self.world}
+                "world": self.world, "trained_on": self.trained_on()}
         return meta, tensors
+
+    def trained_on(self) -> dict:
+        """What this run trains on: the dataset's fingerprint and size, the settings that matter, the caller's facts."""
+        manifest = getattr(self.dataset, "manifest", None) or {}
+        settings = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in RESUMABLE_CHANGES}
+        record = {"dataset": manifest.get("plan"), "frames": len(self.dataset), "settings": settings,
+                  **self._trained_on_extra}
+        return json.loads(json.dumps(record, default=str))  # as a checkpoint stores it (tuples become lists)
+
+    def _check_resumable(self, meta: dict, path: Path) -> None:
+        """Refuse a checkpoint made from another dataset, portrait or settings, naming the folder to delete."""
+        old = meta.get("trained_on")
+        new = self.trained_on()
+        folder = path.parent
+        if not isinstance(old, dict):
+            raise CheckpointError(f"{path} does not record what it was trained on (an older vasa3d wrote it); "
+                                  f"delete {folder} to start over")
+        diffs = []
+        for key in sorted(set(old) | set(new)):
+            if key == "settings":
+                a, b = old.get(key) or {}, new[key]
+                diffs += [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            elif old.get(key) != new.get(key):
+                diffs.append(key if key in ("dataset", "portrait", "init") else f"{key} {old.get(key)!r} -> {new.get(key)!r}")
+        if diffs:
+            shown = ", ".join(diffs[:4]) + (f" and {len(diffs) - 4} more" if len(diffs) > 4 else "")
+            raise CheckpointError(f"the checkpoint in {folder} was trained on something else (changed: {shown}); "
+                                  f"delete {folder} to start over, or rerun with the settings it was made with")
 
     def save(self, path: str | Path) -> None:
         """Write a checkpoint atomically (rank 0 only)."""
@@ -359,6 +394,7 @@ class Trainer:
     def load(self, path: str | Path) -> None:
         """Continue from a checkpoint written by :meth:`save` (raises :class:`CheckpointError` if it is broken)."""
         meta, tensors = load_checkpoint(path)
+        self._check_resumable(meta, Path(path))
         try:
             avatar_tensors = {k[len("avatar/"):]: v for k, v in tensors.items() if k.startswith("avatar/")}
             avatar = GaussianAvatar.from_export(meta["avatar"], avatar_tensors).to(self.device)
