@@ -32,6 +32,11 @@ class DensifyStrategy:
         clone_scale: Gaussians whose largest local scale is below this (triangle sizes) are cloned, larger ones split.
         prune_opacity: Gaussians less opaque than this are removed.
         max_gaussians: no growth beyond this count.
+        opacity_reset_interval: every this many steps while densifying (``0 < step < stop``), every
+            opacity is lowered to at most ``reset_opacity`` and its Adam moments are cleared, as in 3DGS
+            and GaussianAvatars: Gaussians that the images do not need stay transparent and are pruned.
+            0: never.
+        reset_opacity: the opacity ceiling of a reset (3DGS: 0.01).
     """
 
     start: int
@@ -41,6 +46,8 @@ class DensifyStrategy:
     clone_scale: float = 0.5
     prune_opacity: float = 0.005
     max_gaussians: int = 200_000
+    opacity_reset_interval: int = 0
+    reset_opacity: float = 0.01
 
     def __post_init__(self) -> None:
         self.grad_sum: Tensor | None = None
@@ -57,22 +64,30 @@ class DensifyStrategy:
                       reduce=None) -> dict[str, int]:
         """Accumulate gradient statistics and, on schedule, densify and prune.
 
+        The loss is taken to be the mean over the ``len(gaussians)`` views rendered this step (as the
+        trainer's image losses are), so each view's gradient is scaled back up by that number: a view
+        counts as in 3DGS, where every step renders one view, and the threshold means the same at any
+        batch size.
+
         Args:
             step: the iteration just computed (0-based).
             avatar: the :class:`~vasa3d.gaussians.GaussianAvatar` being trained.
             optimizer: its Adam optimizer (param groups named after the tensors).
-            gaussians, cameras: what was rendered this step (same order).
+            gaussians, cameras: what was rendered this step (same order), the views the loss averages.
             reduce: optional function that sums a tensor over distributed ranks.
 
         Returns:
-            counts of ``cloned``, ``split`` and ``pruned`` Gaussians (zeros off schedule).
+            counts of ``cloned``, ``split`` and ``pruned`` Gaussians, and ``reset`` (1 when the
+            opacities were reset this step); zeros off schedule.
         """
         n = avatar.n_gaussians
         if self.grad_sum is None or len(self.grad_sum) != n:
             self.grad_sum = torch.zeros(n, device=avatar.means.device)
             self.count = torch.zeros(n, device=avatar.means.device)
+        result = {"cloned": 0, "split": 0, "pruned": 0, "reset": 0}
         if step >= self.stop:
-            return {"cloned": 0, "split": 0, "pruned": 0}
+            return result
+        views = len(gaussians)
         for g, cam in zip(gaussians, cameras):
             if g.means.grad is None:
                 continue
@@ -81,17 +96,29 @@ class DensifyStrategy:
             gc = g.means.grad @ R.T
             depth = cam.world_to_camera(g.means.detach())[:, 2].clamp_min(1e-3)
             f = cam.K.reshape(3, 3)[0, 0]
-            grad_ndc = gc[:, :2].norm(dim=-1) * depth / f * (0.5 * cam.width)
+            grad_ndc = gc[:, :2].norm(dim=-1) * depth / f * (0.5 * cam.width) * views
             self.grad_sum += grad_ndc
             self.count += (grad_ndc > 0).float()
-        if step < self.start or (step - self.start) % self.interval != 0:
-            return {"cloned": 0, "split": 0, "pruned": 0}
-        grad_sum, count = self.grad_sum, self.count
-        if reduce is not None:
-            grad_sum, count = reduce(grad_sum.clone()), reduce(count.clone())
-        result = self.densify_and_prune(avatar, optimizer, grad_sum / count.clamp_min(1), step)
-        self.grad_sum = None
+        if step >= self.start and (step - self.start) % self.interval == 0:
+            grad_sum, count = self.grad_sum, self.count
+            if reduce is not None:
+                grad_sum, count = reduce(grad_sum.clone()), reduce(count.clone())
+            result.update(self.densify_and_prune(avatar, optimizer, grad_sum / count.clamp_min(1), step))
+            self.grad_sum = None
+        if self.opacity_reset_interval > 0 and step > 0 and step % self.opacity_reset_interval == 0:
+            self.reset_opacities(avatar, optimizer)
+            result["reset"] = 1
         return result
+
+    def reset_opacities(self, avatar, optimizer) -> None:
+        """Lower every opacity to at most ``reset_opacity`` and clear its Adam moments."""
+        with torch.no_grad():
+            ceiling = torch.logit(torch.tensor(self.reset_opacity)).to(avatar.opacity_logits)
+            avatar.opacity_logits.clamp_(max=float(ceiling))
+        state = optimizer.state.get(avatar.opacity_logits, {})
+        for value in state.values():
+            if torch.is_tensor(value) and value.shape == avatar.opacity_logits.shape:
+                value.zero_()
 
     # ------------------------------------------------------------------ operations
     def densify_and_prune(self, avatar, optimizer, mean_grad: Tensor, step: int) -> dict[str, int]:

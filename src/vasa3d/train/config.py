@@ -109,8 +109,13 @@ class TrainConfig:
     densify_stop: int = 100_000
     max_gaussians: int = 200_000
     densify_grad_threshold: float = 2e-4
-    """Mean screen-space positional gradient (NDC units) above which a Gaussian is cloned or split."""
+    """Mean screen-space positional gradient (NDC units) above which a Gaussian is cloned or split; each
+    view's gradient counts as if it were the only view of its step, so this holds at any batch size."""
     prune_opacity: float = 0.005
+    opacity_reset_interval: int = 60_000
+    """Paper iterations between opacity resets (every opacity lowered to 0.01) while densifying; 0: none.
+    The paper gives no value; this is GaussianAvatars' (60K with the same 10K/2K densification), which like
+    3DGS's 3000 (with densification every 100) is 30 densification intervals."""
 
     # ---------------------------------------------------------------- bookkeeping
     checkpoint_every: int = 5_000

@@ -130,9 +130,11 @@ class Trainer:
         c = self.config
         if not c.densify:
             return None
+        reset = c.scaled(c.opacity_reset_interval) if c.opacity_reset_interval else 0
         return DensifyStrategy(start=c.scaled(c.densify_start), stop=c.scaled(c.densify_stop),
                                interval=c.scaled(c.densify_interval), grad_threshold=c.densify_grad_threshold,
-                               prune_opacity=c.prune_opacity, max_gaussians=c.max_gaussians)
+                               prune_opacity=c.prune_opacity, max_gaussians=c.max_gaussians,
+                               opacity_reset_interval=reset)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         c, a = self.config, self.avatar
