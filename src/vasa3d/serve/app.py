@@ -111,7 +111,7 @@ def decode_audio(path: Path) -> tuple[np.ndarray, int]:
     except (av.error.FFmpegError, ValueError, UnicodeDecodeError):
         raise Unsupported("the audio is not a readable audio file: send wav, mp3, ogg, webm or m4a") from None
     if duration is not None and duration > MAX_AUDIO_SECONDS:
-        raise TooLarge(f"audio too long: {duration / 60:.1f} minutes, the limit is {MAX_AUDIO_SECONDS / 60:.0f}")
+        raise TooLarge(f"audio too long: {duration:.0f} s, the limit is {MAX_AUDIO_SECONDS / 60:.0f} minutes")
     samples, sr = load_audio(path, sr=16000)
     if len(samples) > MAX_AUDIO_SECONDS * sr:
         raise TooLarge(f"audio too long: the limit is {MAX_AUDIO_SECONDS / 60:.0f} minutes")
