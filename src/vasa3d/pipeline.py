@@ -47,6 +47,13 @@ class CreateConfig:
     talking; auto: mixed, except random for the demo preset (its 200 frames need every pose they can get)."""
     keep_work: bool = False
     """Keep AVATAR.work/ (the synthetic dataset and checkpoints) after success."""
+    vgg_weights: str = ""
+    """VGG16 ImageNet weights (torchvision layout, .pth or .safetensors): LPIPS instead of the EfficientNet
+    stand-in, in presets with a perceptual loss (gpu, paper)."""
+    lpips_weights: str = ""
+    """LPIPS linear-layer weights (lin0..lin4) on top of --vgg-weights; without them the layers are averaged."""
+    sds_weights: str = ""
+    """Folder with Stable Diffusion 2.1 weights (diffusers layout): adds the SDS loss (see docs/training.md)."""
 
 
 @dataclass
@@ -86,7 +93,8 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     animator, Gaussian avatar training, export.
     """
     config = config or CreateConfig()
-    output = check_output_path(output, [None if isinstance(portrait, np.ndarray) else portrait],
+    output = check_output_path(output, [None if isinstance(portrait, np.ndarray) else portrait,
+                                        config.vgg_weights, config.lpips_weights, config.sds_weights],
                                (".vasa3d",), "avatar file")
     image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
 
@@ -99,6 +107,10 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     train_cfg = TrainConfig.preset(config.preset)
     if config.iterations:
         train_cfg = dataclasses.replace(train_cfg, iterations=config.iterations)
+    train_cfg = dataclasses.replace(train_cfg, vgg_weights=config.vgg_weights, lpips_weights=config.lpips_weights,
+                                    sds_weights=config.sds_weights)
+    for note in train_cfg.check_plugins():  # before any long work
+        log(f"note: {note}")
     torch.manual_seed(config.seed)
 
     with stage("finding the face and fitting the head", quiet=quiet):

@@ -154,6 +154,35 @@ class TrainConfig:
             checkpoint_every=0, log_every=25, preview_every=0, lr_mlp=5e-4,
         )
 
+    def check_plugins(self) -> list[str]:
+        """Check the plug-in weights paths before any long work; returns notes on those this config won't use.
+
+        Raises:
+            MissingAssetError: a path given does not exist or is not of the expected kind (one line).
+            InputError: lpips_weights without vgg_weights.
+        """
+        from pathlib import Path
+
+        from vasa3d.errors import InputError, MissingAssetError
+
+        for flag, path in (("--vgg-weights", self.vgg_weights), ("--lpips-weights", self.lpips_weights)):
+            if path and not Path(path).is_file():
+                raise MissingAssetError(f"{flag}: no file {path}; give the weights file you downloaded")
+        if self.lpips_weights and not self.vgg_weights:
+            raise InputError("--lpips-weights are LPIPS's layers on top of VGG16: give --vgg-weights too")
+        if self.sds_weights:
+            root = Path(self.sds_weights)
+            missing = [sub for sub in ("unet", "vae", "text_encoder", "tokenizer", "scheduler") if not (root / sub).is_dir()]
+            if not root.is_dir() or missing:
+                raise MissingAssetError(f"--sds-weights: {root} is not a diffusers-format Stable Diffusion 2.1 folder "
+                                        f"(lacks {', '.join(missing) if root.is_dir() else 'the folder itself'})")
+        notes = []
+        uses_perceptual = self.perceptual != "off" or self.consistency or self.cas_iterations > 0
+        if self.vgg_weights and (not uses_perceptual or self.perceptual == "efficientnet"):
+            notes.append("this config trains without LPIPS (perceptual loss off or efficientnet); "
+                         "--vgg-weights is not used")
+        return notes
+
     def scaled(self, paper_iteration: int) -> int:
         """A step of the paper's 200K schedule mapped onto this run's length (at least 1)."""
         return max(1, round(paper_iteration * self.iterations / PAPER_ITERATIONS))
