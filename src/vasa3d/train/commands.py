@@ -53,6 +53,8 @@ def _train(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, [args.dataset, args.portrait, args.init], (".vasa3d",), "avatar file")
     dataset = FrameDataset(args.dataset)
     config = dataclass_from_args(TrainConfig, args, base=TrainConfig.preset(args.preset))
+    for note in config.check_plugins():  # before the portrait is analysed
+        print(f"note: {note}")
     if args.init:
         avatar = load_avatar(args.init)
     else:
