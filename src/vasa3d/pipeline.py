@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,7 @@ import torch
 
 from vasa3d.errors import InputError
 from vasa3d.io import check_output_path, load_audio, load_avatar, load_image, save_avatar, write_video
+from vasa3d.io.media import audio_info, iter_audio
 from vasa3d.io.paths import FolderLock, write_bytes_atomic
 from vasa3d.progress import stage
 from vasa3d.render.camera import Camera
@@ -206,13 +208,32 @@ def view_camera(base: Camera, target: torch.Tensor, yaw_deg: float, pitch_deg: f
     return Camera.look_at(eye + target, target, (0.0, 1.0, 0.0), size, size, K=K)
 
 
-def camera_track(avatar, spec: str, frames: int, fps: float, size: int) -> list[Camera]:
-    kind, yaw, pitch = parse_camera(spec)
-    target = avatar.head_center.detach().reshape(3)
-    if kind == "orbit":  # one full swing to +-30 degrees and back every 8 s
-        return [view_camera(avatar.camera, target, 30.0 * math.sin(2 * math.pi * i / (8.0 * fps)), 0.0, size)
-                for i in range(frames)]
-    return [view_camera(avatar.camera, target, yaw, pitch, size)] * frames
+class CameraTrack(Sequence):
+    """The camera of each of ``frames`` frames, made when asked for (an hour of orbit is 90,000 cameras)."""
+
+    def __init__(self, avatar, spec: str, frames: int, fps: float, size: int):
+        self.kind, yaw, pitch = parse_camera(spec)
+        self.frames, self.fps, self.size = int(frames), float(fps), int(size)
+        self.base = avatar.camera
+        self.target = avatar.head_center.detach().reshape(3)
+        self.fixed = view_camera(self.base, self.target, yaw, pitch, size) if self.kind != "orbit" else None
+
+    def __len__(self) -> int:
+        return self.frames
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.frames))]
+        if not -self.frames <= i < self.frames:
+            raise IndexError(i)
+        if self.fixed is not None:
+            return self.fixed
+        i %= self.frames  # one full swing to +-30 degrees and back every 8 s
+        return view_camera(self.base, self.target, 30.0 * math.sin(2 * math.pi * i / (8.0 * self.fps)), 0.0, self.size)
+
+
+def camera_track(avatar, spec: str, frames: int, fps: float, size: int) -> Sequence[Camera]:
+    return CameraTrack(avatar, spec, frames, fps, size)
 
 
 def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, config: SpeakConfig | None = None,
@@ -223,19 +244,31 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
                                (".mp4",), "video")
     parse_camera(config.camera)
     from vasa3d.motion import Audio2Motion, MotionConfig
+    from vasa3d.motion.generate import concat_latents
 
     generator = Audio2Motion(MotionConfig(
         seed=config.seed, transcript=config.transcript or None, emotion=config.emotion,
         emotion_intensity=config.emotion_intensity, motion_intensity=config.motion_intensity,
         generator=config.generator, diffusion_model=config.diffusion_model or None,
         speech_encoder=config.speech_encoder))  # checks the settings and loads a model before any work
-    samples, sr = load_audio(audio_path)
-    if float(np.abs(samples).max()) < SILENCE_PEAK:
+    sr = 16000
+    audio_info(audio_path)  # rate, channels and length from the header, before decoding anything
+    if config.transcript:  # forced alignment needs the whole clip at once
+        samples, sr = load_audio(audio_path, sr)
+        peak = float(np.abs(samples).max())
+        motion = generator(samples, sr) if peak >= SILENCE_PEAK else None
+        del samples
+    else:  # chunk by chunk: memory does not grow with the recording's length
+        heard: dict = {}
+        stream = generator.stream(sr)
+        parts = [stream.push(chunk) for chunk in iter_audio(audio_path, sr, info=heard)]
+        motion = concat_latents(parts + [stream.flush()], generator.config.fps)
+        peak = heard["peak"]
+    if peak < SILENCE_PEAK:
         raise InputError(f"{audio_path} is silent; give a recording with speech in it")
     avatar = load_avatar(avatar_path)
-    motion = generator(samples, sr)
     frames = render_motion(avatar, motion, config, quiet=quiet)
-    return write_video(output, frames, motion.fps, samples, sr)
+    return write_video(output, frames, motion.fps, lambda: iter_audio(audio_path, sr), sr)
 
 
 def render_motion(avatar, motion, config: SpeakConfig, quiet: bool = False):

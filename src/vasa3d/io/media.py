@@ -7,8 +7,9 @@ failed run never leaves a half-written mp4.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 from vasa3d.errors import InputError
 from vasa3d.io.paths import atomic_output, check_output_path
 
-__all__ = ["check_output_path", "load_audio", "load_image", "probe_video", "read_video_frames", "save_image",
+__all__ = ["MAX_AUDIO_SECONDS", "audio_info", "check_output_path", "iter_audio", "load_audio", "load_image", "probe_video", "read_video_frames", "save_image",
            "write_video"]
 
 
@@ -53,53 +54,168 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
         Image.fromarray(np.asarray(image)).save(tmp)
 
 
-def load_audio(path: str | os.PathLike, sr: int = 16000) -> tuple[np.ndarray, int]:
-    """Decode any audio file PyAV reads (wav, mp3, ogg, m4a, flac, a video's track).
+#: the longest recording read (4 hours); longer ones are refused before decoding
+MAX_AUDIO_SECONDS = 4 * 3600
+#: sample rates accepted (Hz); a header outside claims an impossible file
+AUDIO_RATES = (4000, 384000)
+MAX_AUDIO_CHANNELS = 32
 
-    Returns:
-        ``(samples, sr)``: mono float32 samples in [-1, 1] resampled to ``sr`` Hz.
+
+def audio_info(path: str | os.PathLike) -> dict:
+    """Sample rate, channels and duration of an audio file, read from its header without decoding.
+
+    Raises:
+        InputError: no audio track, a rate or channel count no real recording has, or a
+            duration over :data:`MAX_AUDIO_SECONDS`.
     """
     import av
 
     p = _existing_file(path, "audio file")
-    chunks: list[np.ndarray] = []
     try:
         with av.open(str(p)) as container:
-            if not container.streams.audio:
-                raise InputError(f"{p} has no audio track; give a speech recording (wav, mp3, ogg, m4a)")
-            resampler = None
-            for frame in container.decode(audio=0):
-                if resampler is None:
-                    # keep the channel layout and average channels ourselves: ffmpeg's
-                    # own downmix sums channels, which changes the loudness of stereo
-                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sr)
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().mean(axis=0))
-            if resampler is not None:
-                for out in resampler.resample(None):
-                    chunks.append(out.to_ndarray().mean(axis=0))
+            return _check_audio_header(p, container)
     except InputError:
         raise
     except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{p} is not a readable audio file ({exc.__class__.__name__}); give wav, mp3, ogg or m4a") from None
-    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    if samples.size == 0:
+
+
+def _check_audio_header(p: Path, container) -> dict:
+    if not container.streams.audio:
+        raise InputError(f"{p} has no audio track; give a speech recording (wav, mp3, ogg, m4a)")
+    stream = container.streams.audio[0]
+    rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+    channels = int(stream.codec_context.channels or 0)
+    if not AUDIO_RATES[0] <= rate <= AUDIO_RATES[1]:
+        raise InputError(f"{p} claims a sample rate of {rate} Hz; real recordings are {AUDIO_RATES[0]}-"
+                         f"{AUDIO_RATES[1]} Hz, so the file is broken or not what it says")
+    if not 1 <= channels <= MAX_AUDIO_CHANNELS:
+        raise InputError(f"{p} claims {channels} audio channels; at most {MAX_AUDIO_CHANNELS} are read")
+    duration = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1_000_000
+    if duration is not None and duration > MAX_AUDIO_SECONDS:
+        raise InputError(f"{p} is {duration / 3600:.1f} hours long; the limit is {MAX_AUDIO_SECONDS // 3600} hours, "
+                         "split it (see docs/limits.md)")
+    return {"rate": rate, "channels": channels, "duration": duration, "codec": stream.codec_context.name}
+
+
+def iter_audio(path: str | os.PathLike, sr: int = 16000, chunk_seconds: float = 10.0,
+               info: dict | None = None) -> Iterator[np.ndarray]:
+    """Decode an audio file chunk by chunk: mono float32 ``(N,)`` arrays of about ``chunk_seconds`` at ``sr`` Hz.
+
+    Memory stays at one chunk whatever the file's length.  The header is checked first
+    (:func:`audio_info`); decoding stops with an error once more than
+    :data:`MAX_AUDIO_SECONDS` came out (a header may lie).  A packet that does not decode is
+    skipped, as players do, with a warning at the end; if most packets are unreadable the
+    file is refused.  ``info``, when given, receives ``peak`` and ``seconds`` at the end.
+
+    Raises:
+        InputError: a missing, unreadable, impossible, too long, empty or mostly corrupt file.
+    """
+    import av
+
+    p = _existing_file(path, "audio file")
+    bad = good = 0
+    total = 0
+    peak = 0.0
+    limit = MAX_AUDIO_SECONDS * sr
+    block = max(1, int(chunk_seconds * sr))
+    pending: list[np.ndarray] = []
+    n_pending = 0
+
+    def take(out) -> None:
+        nonlocal total, peak, n_pending
+        x = out.to_ndarray().mean(axis=0).astype(np.float32)
+        if not np.isfinite(x).all():
+            raise InputError(f"{p} holds invalid (NaN/inf) samples")
+        total += len(x)
+        if total > limit:
+            raise InputError(f"{p} decodes to more than {MAX_AUDIO_SECONDS // 3600} hours of audio; split it "
+                             "(see docs/limits.md)")
+        if len(x):
+            peak = max(peak, float(np.abs(x).max()))
+        pending.append(np.clip(x, -1.0, 1.0))
+        n_pending += len(x)
+
+    def drain(final: bool):
+        nonlocal pending, n_pending
+        while n_pending >= block or (final and n_pending):
+            joined = np.concatenate(pending)
+            head, rest = joined[:block], joined[block:]
+            pending, n_pending = ([rest] if len(rest) else []), len(rest)
+            yield head
+
+    try:
+        with av.open(str(p)) as container:
+            claimed = _check_audio_header(p, container)["duration"]
+            stream = container.streams.audio[0]
+            resampler = None
+            for packet in container.demux(stream):
+                if packet.size == 0 and packet.dts is None:
+                    frames = packet.decode()  # the decoder's flush
+                else:
+                    try:
+                        frames = packet.decode()
+                        good += 1
+                    except (av.error.InvalidDataError, av.error.PatchWelcomeError, ValueError):
+                        bad += 1
+                        continue
+                for frame in frames:
+                    if resampler is None:
+                        # keep the channel layout and average channels ourselves: ffmpeg's
+                        # own downmix sums channels, which changes the loudness of stereo
+                        resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sr)
+                    for out in resampler.resample(frame):
+                        take(out)
+                yield from drain(False)
+            if resampler is not None:
+                for out in resampler.resample(None):
+                    take(out)
+    except InputError:
+        raise
+    except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p} is not a readable audio file ({exc.__class__.__name__}); give wav, mp3, ogg or m4a") from None
+    if bad > good:
+        raise InputError(f"{p} is mostly unreadable ({bad} of {bad + good} audio packets are corrupt)")
+    if bad and claimed and claimed > 1.0 and total / sr < 0.5 * claimed:
+        raise InputError(f"{p} is mostly unreadable (only {total / sr:.1f} s of its {claimed:.1f} s decode)")
+    if total == 0:
         raise InputError(f"{p} holds no audio samples; give a speech recording")
-    if not np.isfinite(samples).all():
-        raise InputError(f"{p} holds invalid (NaN/inf) samples")
-    return np.clip(samples, -1.0, 1.0), sr
+    if bad:
+        logging.getLogger("vasa3d.io").warning(f"warning: skipped {bad} corrupt audio packet(s) of {bad + good} "
+                                               f"in {p}")
+    yield from drain(True)
+    if info is not None:
+        info.update(peak=peak, seconds=total / sr)
+
+
+def load_audio(path: str | os.PathLike, sr: int = 16000) -> tuple[np.ndarray, int]:
+    """Decode any audio file PyAV reads (wav, mp3, ogg, m4a, flac, a video's track) in one array.
+
+    Long recordings are better read with :func:`iter_audio`, whose memory does not grow with duration.
+
+    Returns:
+        ``(samples, sr)``: mono float32 samples in [-1, 1] resampled to ``sr`` Hz.
+    """
+    chunks = list(iter_audio(path, sr))
+    return np.concatenate(chunks), sr
 
 
 def write_video(
     path: str | os.PathLike,
     frames: Iterable[np.ndarray],
     fps: float = 25.0,
-    audio: np.ndarray | None = None,
+    audio: np.ndarray | Callable[[], Iterable[np.ndarray]] | None = None,
     sr: int = 16000,
     crf: int = 18,
 ) -> Path:
     """Write frames ``(H, W, 3)`` uint8 as H.264 mp4 with an optional AAC track; atomic.
 
+    ``audio`` is mono float samples at ``sr`` Hz, or a function returning an iterator of
+    such chunks (read after the frames, so a long recording is never held whole).
     The file appears under ``path`` only once it is complete.
     """
     import av
@@ -129,22 +245,25 @@ def write_video(
             for packet in vstream.encode():
                 out.mux(packet)
             if astream is not None:
-                _mux_audio(out, astream, np.asarray(audio, np.float32), sr)
+                chunks = [np.asarray(audio, np.float32)] if isinstance(audio, np.ndarray) else audio()
+                _mux_audio(out, astream, chunks, sr)
     return p
 
 
-def _mux_audio(out, stream, samples: np.ndarray, sr: int) -> None:
+def _mux_audio(out, stream, chunks: Iterable[np.ndarray], sr: int) -> None:
     import av
 
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=stream.rate)
     block = 4096
-    for start in range(0, len(samples), block):
-        chunk = samples[start : start + block].reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
-        frame.sample_rate = sr
-        for rframe in resampler.resample(frame):
-            for packet in stream.encode(rframe):
-                out.mux(packet)
+    for samples in chunks:
+        samples = np.asarray(samples, np.float32)
+        for start in range(0, len(samples), block):
+            chunk = np.ascontiguousarray(samples[start : start + block]).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+            frame.sample_rate = sr
+            for rframe in resampler.resample(frame):
+                for packet in stream.encode(rframe):
+                    out.mux(packet)
     for rframe in resampler.resample(None):
         for packet in stream.encode(rframe):
             out.mux(packet)

@@ -42,9 +42,9 @@ def _read_phonemes(path: str) -> list[tuple[str, float, float]]:
 
 def run_motion(args: argparse.Namespace) -> int:
     from vasa3d.config import dataclass_from_args
-    from vasa3d.io.media import load_audio
+    from vasa3d.io.media import audio_info, iter_audio, load_audio
     from vasa3d.motion.config import MotionConfig
-    from vasa3d.motion.generate import audio_to_motion
+    from vasa3d.motion.generate import MotionStream, audio_to_motion, concat_latents
 
     inputs = [args.audio, args.phonemes, args.diffusion_model, getattr(args, "speech_encoder", None)]
     out = _output_path(args.output, "motion file", (".npz",), inputs)
@@ -60,8 +60,15 @@ def run_motion(args: argparse.Namespace) -> int:
         if args.generator is None:
             config.generator = "diffusion"
     phonemes = _read_phonemes(args.phonemes) if args.phonemes else None
-    samples, sr = load_audio(args.audio, sr=16000)
-    motion = audio_to_motion(samples, sr, config, phonemes=phonemes)
+    samples, sr = None, 16000
+    audio_info(args.audio)  # rate, channels and length from the header, before decoding
+    if config.transcript or plot is not None or config.generator == "diffusion":
+        samples, sr = load_audio(args.audio, sr=sr)  # alignment, the plot and the offline diffusion need it whole
+        motion = audio_to_motion(samples, sr, config, phonemes=phonemes)
+    else:  # chunk by chunk through the streaming generator: memory does not grow with the recording
+        stream = MotionStream(sr, config, phonemes)
+        parts = [stream.push(chunk) for chunk in iter_audio(args.audio, sr)]
+        motion = concat_latents(parts + [stream.flush()], stream.config.fps)
     motion.save(out)
     if csv is not None:
         motion.save_arkit_csv(csv)
