@@ -255,12 +255,16 @@ def _mux_audio(out, stream, chunks: Iterable[np.ndarray], sr: int) -> None:
 
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=stream.rate)
     block = 4096
+    done = 0  # samples so far: input frames carry timestamps, else the flushed tail's packet has one and
+    # the earlier packets none, which the mp4 muxer refuses (EINVAL) for some lengths
     for samples in chunks:
         samples = np.asarray(samples, np.float32)
         for start in range(0, len(samples), block):
             chunk = np.ascontiguousarray(samples[start : start + block]).reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
             frame.sample_rate = sr
+            frame.pts, frame.time_base = done, Fraction(1, sr)
+            done += chunk.shape[1]
             for rframe in resampler.resample(frame):
                 for packet in stream.encode(rframe):
                     out.mux(packet)
