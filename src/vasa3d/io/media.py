@@ -18,7 +18,7 @@ import numpy as np
 from vasa3d.errors import InputError
 from vasa3d.io.paths import atomic_output, check_output_path
 
-__all__ = ["MAX_AUDIO_SECONDS", "audio_info", "check_output_path", "iter_audio", "load_audio", "load_image", "probe_video", "read_video_frames", "save_image",
+__all__ = ["MAX_AUDIO_SECONDS", "MAX_IMAGE_PIXELS", "audio_info", "check_output_path", "iter_audio", "load_audio", "load_image", "probe_video", "read_video_frames", "save_image",
            "write_video"]
 
 
@@ -33,17 +33,59 @@ def _existing_file(path: str | os.PathLike, what: str) -> Path:
     return p
 
 
+#: the most pixels an input image may have (64 megapixels: an 8,000 x 8,000 photo); more is refused before decoding
+MAX_IMAGE_PIXELS = 64_000_000
+
+
 def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as ``(H, W, 3)`` uint8 RGB, honouring EXIF orientation."""
+    """Read an image file as ``(H, W, 3)`` uint8 RGB, honouring EXIF orientation.
+
+    16-bit images (greyscale PNGs included) are scaled to 8 bits, greyscale becomes RGB,
+    and an alpha channel is composited over white (a cut-out portrait on white looks
+    like a studio photo to the face detector).  Images over :data:`MAX_IMAGE_PIXELS` are
+    refused from their header, before any pixel is decoded.
+    """
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     p = _existing_file(path, "image")
     try:
-        with Image.open(p) as im:
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                w, h = im.size
+                if w * h > MAX_IMAGE_PIXELS or w <= 0 or h <= 0:
+                    raise InputError(f"{p} is {w} x {h} pixels; the limit is {MAX_IMAGE_PIXELS // 1_000_000} "
+                                     "megapixels (see docs/limits.md), give a smaller photo")
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb8(im)
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{p} decodes to too many pixels (a decompression bomb?); give an ordinary photo") from None
+    except MemoryError:
+        raise InputError(f"{p} is too large to decode in memory; give a smaller photo") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError) as exc:
         raise InputError(f"{p} is not a readable image ({type(exc).__name__}); give a JPEG or PNG photo") from None
+
+
+def _to_rgb8(im) -> np.ndarray:
+    """Any Pillow image as uint8 RGB: high bit depths scaled, alpha composited over white."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        x = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or x.max(initial=0) > 255 else 255.0
+        if im.mode == "F" and x.max(initial=0) <= 1.0:
+            top = 1.0
+        grey = np.clip(x / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3:] / 255.0
+        rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
