@@ -129,7 +129,11 @@ async function startLive() {
     pc.addTransceiver("video", { direction: "recvonly" });
     state.audioTx = pc.addTransceiver("audio", { direction: "sendrecv" });
     const remote = new MediaStream();
-    pc.ontrack = (e) => { remote.addTrack(e.track); $("video").srcObject = remote; };
+    pc.ontrack = (e) => {
+      remote.addTrack(e.track);
+      $("video").srcObject = remote;
+      if (!state.counting) { state.counting = true; countFrames(); }
+    };
     pc.onconnectionstatechange = () => {
       $("status").textContent = "live: " + pc.connectionState;
       if (pc.connectionState === "failed") showError("the live connection failed (WebRTC); see docs/serve.md on networks");
@@ -248,6 +252,5 @@ window.addEventListener("pagehide", () => {
   fetch(`/api/sessions/${state.session}`, { method: "DELETE", headers, keepalive: true });
 });
 
-countFrames();
 loadAvatars().catch((e) => showError(e.message));
 loadJobs().catch((e) => showError(e.message));
