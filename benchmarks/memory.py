@@ -16,7 +16,6 @@ from __future__ import annotations
 import vasa3d  # noqa: F401  (first: sets OpenMP passive waiting before torch loads)
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -61,15 +60,26 @@ def small_avatar(path: Path) -> Path:
 
 
 def peak_rss(argv: list[str]) -> tuple[float, float]:
-    """``(peak RSS in MiB, wall seconds)`` of one command."""
+    """``(peak RSS in MiB, wall seconds)`` of one command.
+
+    The peak is the child's ``VmHWM`` polled from /proc (``wait4``'s ``ru_maxrss`` would
+    count the pages the child shared with this process between fork and exec).
+    """
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    hwm = 0
+    while proc.poll() is None:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    hwm = max(hwm, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err[-400:]}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - start
+    return hwm / 1024, time.perf_counter() - start
 
 
 def main() -> None:

@@ -21,8 +21,15 @@ from vasa3d.errors import VasaError
 ROOMS = ("pipeline_commands", "drive_commands", "motion", "head", "face", "animate", "train", "render", "eval", "serve")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad flag is one ``error:`` line and exit status 2, like every other user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vasa3d",
         description="One portrait photo to a 3D Gaussian talking head that any speech drives (VASA-3D).",
     )
@@ -78,7 +85,10 @@ def _terminate_as_interrupt() -> None:
 def main(argv: list[str] | None = None) -> int:
     _quiet_native_logs()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad flag (already printed as one line)
+        return int(exc.code or 0)
     show_messages(quiet=getattr(args, "quiet", False))
     if not getattr(args, "func", None):
         parser.print_help()

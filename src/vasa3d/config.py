@@ -11,6 +11,7 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import math
 import textwrap
 import typing
 from functools import lru_cache
@@ -40,6 +41,27 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def finite_float(text: str) -> float:
+    """A float flag: ``nan`` and ``inf`` are refused (they pass ``float()`` but break every computation)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+#: frame sizes the commands render (pixels, square)
+SIZE_RANGE = (16, 4096)
+
+
+def check_size(size: int, flag: str = "--size") -> int:
+    """Refuse a frame size outside :data:`SIZE_RANGE` (0, negative, or more pixels than memory holds)."""
+    from vasa3d.errors import InputError
+
+    if not SIZE_RANGE[0] <= int(size) <= SIZE_RANGE[1]:
+        raise InputError(f"{flag} {size} is out of range: give {SIZE_RANGE[0]} to {SIZE_RANGE[1]} pixels")
+    return int(size)
+
+
 def _flag(name: str, prefix: str) -> str:
     return "--" + (prefix + name).replace("_", "-")
 
@@ -63,7 +85,8 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             parser.add_argument(flag, dest=dest, choices=list(typing.get_args(tp)), default=None,
                                 help=f"{help_text} (default: {default})")
         elif tp in (int, float, str):
-            parser.add_argument(flag, dest=dest, type=tp, default=None, metavar=tp.__name__.upper(),
+            parser.add_argument(flag, dest=dest, type=finite_float if tp is float else tp, default=None,
+                                metavar=tp.__name__.upper(),
                                 help=f"{help_text} (default: {default})")
         # tuples, nested configs and other rich fields are set in code or presets, not flags
 

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from vasa3d.config import check_size
 from vasa3d.errors import InputError
 from vasa3d.io import check_output_path, load_audio, load_avatar, load_image, save_avatar, write_video
 from vasa3d.io.media import audio_info, iter_audio
@@ -99,6 +100,8 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
                                         config.vgg_weights, config.lpips_weights, config.sds_weights],
                                (".vasa3d",), "avatar file")
     image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
+    if config.frames < 0 or config.iterations < 0:
+        raise InputError("--frames and --iterations must be 0 (the preset's choice) or more")
 
     from vasa3d.animate import MeshWarpAnimator, mixed_motion, random_motion, synthesize_dataset, talking_motion
     from vasa3d.face import analyze_portrait
@@ -189,9 +192,14 @@ def parse_camera(spec: str) -> tuple[str, float, float]:
                 raise ValueError(key)
             values[key.strip()] = float(value)
     except ValueError:
-        raise InputError(f"bad --camera {spec!r}: use front, orbit or yaw=DEG,pitch=DEG (e.g. yaw=30,pitch=-10)") from None
+        raise InputError(f"bad --camera {spec!r}: use front, orbit or yaw=DEG,pitch=DEG with finite degrees "
+                         "(e.g. yaw=30,pitch=-10)") from None
+    if abs(values["yaw"]) > 360 or abs(values["pitch"]) > 85:
+        raise InputError(f"bad --camera {spec!r}: yaw must be within +-360 degrees and pitch within +-85")
     return "fixed", values["yaw"], values["pitch"]
 
+            if not math.isfinite(values[key.strip()]):
+                raise ValueError(value)
 
 def view_camera(base: Camera, target: torch.Tensor, yaw_deg: float, pitch_deg: float, size: int,
                 distance: float = 1.0) -> Camera:
@@ -259,6 +267,7 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
         motion = generator(samples, sr) if peak >= SILENCE_PEAK else None
         del samples
     else:  # chunk by chunk: memory does not grow with the recording's length
+    check_size(config.size)
         heard: dict = {}
         stream = generator.stream(sr)
         parts = [stream.push(chunk) for chunk in iter_audio(audio_path, sr, info=heard)]

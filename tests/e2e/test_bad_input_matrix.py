@@ -9,6 +9,8 @@ hostile files are generated here; none is shipped.
 from __future__ import annotations
 
 import hashlib
+import json
+import struct
 import os
 import shutil
 from pathlib import Path
@@ -87,7 +89,7 @@ OUTPUT_CASES = {
     "preview-video-onto-sheet": (["dataset", "preview", "ds", "-o", "sheet.png", "--video", "v.png"],
                                  "must end in .mp4"),
     "import-onto-source": (["dataset", "import", "ds", "-o", "ds"], "overlaps the input"),
-    "import-inside-source": (["dataset", "import", "ds", "-o", "ds/out"], "overlaps the input"),
+    "import-around-source": (["dataset", "import", "ds", "-o", "."], "overlaps the input"),
     "from-video-onto-video": (["dataset", "from-video", "v.mp4.wav", "-o", "v.mp4.wav"], "not a folder"),
     "synth-onto-portrait-folder": (["synth", "p.png", "-o", "p.png"], "not a folder"),
     "eval-onto-existing-file": (["eval", "a.vasa3d", "ds", "-o", "s.wav"], "not a folder"),
@@ -111,10 +113,9 @@ def _resolve(arg: str, folder: Path) -> str:
         else:
             os.link(folder / name, dest)
         return str(dest)
-    if arg.startswith("-") or arg in ("speak", "create", "motion", "say", "train", "dataset", "preview", "import",
-                                      "from-video", "synth", "eval", "track", "head", "hello"):
-        return arg
-    return str(folder / arg)
+    if arg in ("ds", "out") or "/" in arg or ("." in arg and not arg[0].isdigit()):
+        return str(folder / arg)  # a file or folder name
+    return arg  # a command, an action, a flag or a flag's value
 
 
 @pytest.mark.parametrize("case", sorted(OUTPUT_CASES))
@@ -122,3 +123,116 @@ def test_outputs(case, work, capsys):
     argv, expect = OUTPUT_CASES[case]
     argv = [_resolve(a, work) for a in argv]
     assert_refused(argv, work, capsys, expect)
+
+
+# ----------------------------------------------------------------------------------------------- 5: flags
+FLAG_CASES = {
+    "camera-yaw-inf": (["--camera", "yaw=inf"], "bad --camera"),
+    "camera-pitch-nan": (["--camera", "pitch=nan"], "bad --camera"),
+    "camera-pitch-90": (["--camera", "yaw=0,pitch=90"], "pitch within"),
+    "camera-garbage": (["--camera", "yaw=thirty"], "bad --camera"),
+    "size-0": (["--size", "0"], "--size 0 is out of range"),
+    "size-negative": (["--size", "-8"], "--size -8 is out of range"),
+    "size-huge": (["--size", "100000"], "out of range"),
+    "size-not-a-number": (["--size", "big"], "invalid int value"),
+    "emotion-intensity-nan": (["--emotion-intensity", "nan"], "not a finite number"),
+    "motion-intensity-inf": (["--motion-intensity", "inf"], "not a finite number"),
+    "unknown-flag": (["--colour", "red"], "unrecognized arguments"),
+    "unknown-generator": (["--generator", "magic"], "invalid choice"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FLAG_CASES))
+def test_speak_flags(case, work, capsys):
+    extra, expect = FLAG_CASES[case]
+    assert_refused(["speak", work / "a.vasa3d", work / "s.wav", "-o", work / "v.mp4", *extra], work, capsys, expect)
+
+
+OTHER_FLAG_CASES = {
+    "preview-seconds-nan": (["dataset", "preview", "ds", "-o", "sheet.png", "--video", "p.mp4", "--seconds", "nan"],
+                            "not a finite number"),
+    "preview-count-0": (["dataset", "preview", "ds", "-o", "sheet.png", "--count", "0"], "--count"),
+    "synth-minutes-inf": (["synth", "p.png", "-o", "out", "--minutes", "inf"], "not a finite number"),
+    "synth-size-0": (["synth", "p.png", "-o", "out", "--size", "0"], "out of range"),
+    "synth-fps-0": (["synth", "p.png", "-o", "out", "--fps", "0"], "--fps"),
+    "import-size-negative": (["dataset", "import", "ds", "-o", "out", "--size", "-8"], "out of range"),
+    "from-video-max-frames": (["dataset", "from-video", "s.wav", "-o", "out", "--max-frames", "-1"], "--max-frames"),
+    "create-frames-negative": (["create", "p.png", "-o", "n.vasa3d", "--frames", "-5"], "--frames"),
+    "create-unknown-preset": (["create", "p.png", "-o", "n.vasa3d", "--preset", "fast"], "invalid choice"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_FLAG_CASES))
+def test_other_flags(case, work, capsys):
+    argv, expect = OTHER_FLAG_CASES[case]
+    assert_refused([_resolve(a, work) for a in argv], work, capsys, expect)
+
+
+# ----------------------------------------------------------------------------------------------- avatar files
+def _avatar_with(path: Path, source: Path, change) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(source), framework="pt") as f:
+        manifest = json.loads(f.metadata()["vasa3d"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    manifest, tensors = change(manifest, tensors)
+    save_file(tensors, str(path), metadata={"vasa3d": json.dumps(manifest)})
+
+
+def _rehash(manifest, tensors):
+    from vasa3d.io.checked_file import tensor_digest
+
+    return {**manifest, "sha256": tensor_digest(tensors)}, tensors
+
+
+AVATAR_CASES = {
+    "version-string": (lambda m, t: ({**m, "format_version": "2"}, t), "format version"),
+    "version-list": (lambda m, t: ({**m, "format_version": [2]}, t), "format version"),
+    "no-avatar-key": (lambda m, t: ({k: v for k, v in m.items() if k != "avatar"}, t), "no avatar settings"),
+    "avatar-is-a-list": (lambda m, t: ({**m, "avatar": [1, 2]}, t), "no avatar settings"),
+    "config-keys-missing": (lambda m, t: _rehash({**m, "avatar": {}}, t), "not hold a usable avatar"),
+    "config-wrong-types": (lambda m, t: _rehash({**m, "avatar": {k: "x" for k in m["avatar"]}}, t),
+                           "not hold a usable avatar"),
+    "tensor-dropped": (lambda m, t: _rehash(m, dict(list(t.items())[1:])), "not hold a usable avatar"),
+    "edited-bytes": (lambda m, t: (m, {k: (v + 1 if v.is_floating_point() else v) for k, v in t.items()}),
+                     "checksum mismatch"),
+    "manifest-not-json": (None, "no vasa3d manifest"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AVATAR_CASES))
+def test_hostile_avatar_files(case, work, capsys):
+    change, expect = AVATAR_CASES[case]
+    bad = work / "bad.vasa3d"
+    if change is None:
+        from safetensors.torch import save_file
+        import torch
+
+        save_file({"x": torch.zeros(2)}, str(bad), metadata={"vasa3d": "{not json"})
+    else:
+        _avatar_with(bad, work / "a.vasa3d", change)
+    assert_refused(["speak", bad, work / "s.wav", "-o", work / "v.mp4"], work, capsys, expect)
+
+
+def test_avatar_header_claiming_huge_sizes(work, capsys):
+    """A safetensors header whose offsets point far past the end of the file."""
+    header = json.dumps({"__metadata__": {"vasa3d": "{}"},
+                         "x": {"dtype": "F32", "shape": [1 << 40], "data_offsets": [0, 4 << 40]}}).encode()
+    (work / "huge.vasa3d").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 64)
+    (work / "hdr.vasa3d").write_bytes(struct.pack("<Q", 1 << 62) + b"{}")
+    for name in ("huge.vasa3d", "hdr.vasa3d"):
+        assert_refused(["speak", work / name, work / "s.wav", "-o", work / "v.mp4"], work, capsys,
+                       "not a valid .vasa3d")
+
+
+# ----------------------------------------------------------------------------------------------- motion files
+def test_motion_file_that_is_a_npy(work, capsys):
+    np.save(work / "m.npy", np.zeros((10, 59), np.float32))
+    shutil.copy(work / "m.npy", work / "m.npz")
+    from vasa3d.motion.latent import MotionLatent
+    from vasa3d.errors import InputError
+
+    for name in ("m.npy", "m.npz"):
+        with pytest.raises(InputError, match="not a vasa3d motion file"):
+            MotionLatent.load(work / name)

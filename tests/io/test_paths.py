@@ -71,10 +71,11 @@ def test_output_dir_must_not_overlap_inputs(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "frames").mkdir()
-    for bad in (src, src / "frames" / "..", src / "inside", tmp_path):
+    for bad in (src, src / "frames" / "..", tmp_path):
         with pytest.raises(InputError, match="overlaps the input"):
             check_output_dir(bad, [src])
     assert check_output_dir(tmp_path / "out", [src]) == tmp_path / "out"
+    assert check_output_dir(src / "new", [src]) == src / "new"  # a new folder inside an input folder is fine
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="not a folder"):
         check_output_dir(tmp_path / "file")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vasa3d.config import finite_float
 from vasa3d.errors import InputError
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".m4a", ".flac", ".aac", ".opus")
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
                     "cameras as a dataset folder. Interrupted builds resume when the same command is rerun.")
     p.add_argument("portrait", help="portrait photo (JPEG/PNG)")
     p.add_argument("-o", "--output", required=True, help="dataset folder to create")
-    p.add_argument("--minutes", type=float, default=1.0, help="length of the dataset in minutes (default 1)")
+    p.add_argument("--minutes", type=finite_float, default=1.0, help="length of the dataset in minutes (default 1)")
     p.add_argument("--motion", default="random",
                    help="'random' (wide random poses and expressions), 'talking' (built-in voices speaking, "
                         "through the audio-to-motion generator with random emotions), 'mixed' (half talking, half "
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")
     p.add_argument("--size", type=int, default=512, help="frame size in pixels (square)")
     p.add_argument("--shard-size", type=int, default=32, help="frames per shard file")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate")
+    p.add_argument("--fps", type=finite_float, default=25.0, help="frame rate")
     p.add_argument("--background", choices=("keep", "black"), default="keep",
                    help="keep the portrait's background (person inpainted) or make it black")
     p.set_defaults(func=cmd_synth)
@@ -62,7 +63,7 @@ def register(subparsers) -> None:
     pv.add_argument("-o", "--output", required=True, help="contact sheet image (PNG)")
     pv.add_argument("--video", default=None, help="also write a preview video (mp4) of the first frames")
     pv.add_argument("--count", type=int, default=24, help="frames on the sheet")
-    pv.add_argument("--seconds", type=float, default=10.0, help="length of the preview video")
+    pv.add_argument("--seconds", type=finite_float, default=10.0, help="length of the preview video")
     pv.set_defaults(func=cmd_preview)
     for action in (imp, fv, pv):  # --quiet also after the action
         action.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
@@ -86,6 +87,21 @@ def _output_dir(path: str, inputs=()) -> Path:
     from vasa3d.io.paths import check_output_dir
 
     return check_output_dir(path, inputs, "dataset folder")
+
+
+def _check_frames_flags(args) -> None:
+    """Sizes and counts that would fail (or fill the memory) later, refused before any work."""
+    from vasa3d.config import check_size
+
+    check_size(args.size)
+    if getattr(args, "fps", 25.0) <= 0 or getattr(args, "fps", 25.0) > 240:
+        raise InputError("--fps must be more than 0 and at most 240")
+    if getattr(args, "shard_size", 1) < 1:
+        raise InputError("--shard-size must be at least 1")
+    if getattr(args, "max_frames", 0) < 0:
+        raise InputError("--max-frames must be 0 (all) or more")
+    if getattr(args, "workers", 0) < 0:
+        raise InputError("--workers must be 0 (one per core) or more")
 
 
 def _files(folder: str, suffixes: tuple[str, ...], what: str) -> list[Path]:
@@ -160,6 +176,7 @@ def cmd_synth(args) -> int:
     out = _output_dir(args.output, [args.portrait, args.motion.partition(":")[2] or None])
     if args.minutes <= 0:
         raise InputError("--minutes must be positive")
+    _check_frames_flags(args)
     image = load_image(args.portrait)
     n = max(1, int(round(args.minutes * 60 * args.fps)))
     motion, info = synth_motion(args.motion, n, args.seed, args.fps, args.quiet)
@@ -178,6 +195,7 @@ def cmd_synth(args) -> int:
 def cmd_import(args) -> int:
     from vasa3d.animate.importer import import_frames
 
+    _check_frames_flags(args)
     ds = import_frames(args.source, _output_dir(args.output, [args.source]), seed=args.seed, size=args.size, quiet=args.quiet)
     if not args.quiet:
         print(f"{args.output}: {len(ds)} frames imported")
@@ -187,6 +205,7 @@ def cmd_import(args) -> int:
 def cmd_from_video(args) -> int:
     from vasa3d.animate.importer import dataset_from_video
 
+    _check_frames_flags(args)
     ds = dataset_from_video(args.video, _output_dir(args.output, [args.video]), seed=args.seed, size=args.size,
                             max_frames=args.max_frames or None, quiet=args.quiet)
     if not args.quiet:
@@ -201,6 +220,10 @@ def cmd_preview(args) -> int:
     from vasa3d.io import check_output_path, save_image, write_video
 
     check_output_path(args.output, [args.dataset], (".png", ".jpg", ".jpeg"), "contact sheet")
+    if args.count < 1 or args.count > 1000:
+        raise InputError("--count must be 1 to 1000 frames")
+    if args.video and not 0 < args.seconds <= 3600:
+        raise InputError("--seconds must be more than 0 and at most 3600")
     if args.video:
         check_output_path(args.video, [args.dataset, args.output], (".mp4",), "preview video")
     ds = FrameDataset(args.dataset)

@@ -44,7 +44,11 @@ def read_avatar_file(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Ten
         manifest, tensors = read_manifest_and_tensors(p)
         if manifest.get("format") != FORMAT:
             raise InputError(f"{bad} (format {manifest.get('format')!r})")
-        version = int(manifest.get("format_version", 0))
+        version = manifest.get("format_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise InputError(f"{bad} (format version {str(version)[:20]!r})")
+        if not isinstance(manifest.get("avatar"), dict):
+            raise InputError(f"{bad} (its manifest has no avatar settings)")
         if version > FORMAT_VERSION:
             raise InputError(f"{p} was written by a newer vasa3d (format {version}); upgrade vasa3d to read it")
         verify_digest(manifest, tensors, with_dtype=version >= 2)
@@ -68,5 +72,7 @@ def load_avatar(path: str | os.PathLike):
 
     try:
         return GaussianAvatar.from_export(config, tensors)
-    except (KeyError, ValueError, RuntimeError) as exc:
+    except (KeyError, ValueError, RuntimeError, TypeError, AttributeError, IndexError, OverflowError) as exc:
         raise InputError(f"{path} does not hold a usable avatar ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+    except MemoryError:
+        raise InputError(f"{path} asks for more memory than there is; it is not a usable avatar") from None

@@ -95,7 +95,7 @@ def check_output_path(path: PathLike, inputs: Iterable[PathLike | None] = (),
 
 
 def check_output_dir(path: PathLike, inputs: Iterable[PathLike | None] = (), what: str = "output folder") -> Path:
-    """Refuse an output folder that is a file, has no parent, or is (or holds, or lies inside) an input."""
+    """Refuse an output folder that is a file, has no parent, or is (or would hold) an input."""
     p = Path(path)
     if str(path) == "":
         raise InputError(f"the {what} path is empty; give a folder name")
@@ -107,7 +107,7 @@ def check_output_dir(path: PathLike, inputs: Iterable[PathLike | None] = (), wha
     for item in inputs:
         if item is None or str(item) == "":
             continue
-        if same_file(p, item) or _inside(item, p) or (os.path.isdir(item) and _inside(p, item)):
+        if same_file(p, item) or _inside(item, p):  # the output would be, or would hold, an input
             raise InputError(f"the {what} {p} overlaps the input {item}; give a separate folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"output folder is not writable: {parent}")

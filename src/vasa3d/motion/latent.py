@@ -165,11 +165,14 @@ class MotionLatent:
     def load(cls, path: str | os.PathLike) -> "MotionLatent":
         """Read a file written by :meth:`save` (never unpickles)."""
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array: no schema, no fps
+                raise ValueError("a bare array, not an .npz with z_dyn, z_pose and meta")
+            with data:
                 meta = json.loads(bytes(data["meta"]).decode())
                 return cls(data["z_dyn"], data["z_pose"], float(meta["fps"]), meta["schema"],
                            tuple(meta["dyn_names"]), tuple(meta["pose_names"]))
         except FileNotFoundError:
             raise InputError(f"motion file not found: {path}") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(f"{path} is not a vasa3d motion file ({exc}); make one with 'vasa3d motion'") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+            raise InputError(f"{path} is not a vasa3d motion file ({str(exc)[:80]}); make one with 'vasa3d motion'") from None
