@@ -100,3 +100,23 @@ def test_no_holes_at_40_degrees_of_yaw(animator, yaw):
     # most of what shows comes from the photo itself, not the fill
     kind = out["kind"][out["covered"]]
     assert (kind == 1).mean() + (kind == 2).mean() > 0.7
+
+
+def test_head_distance_zooms_the_frame_about_the_head(animator):
+    """A log-scale of log(1.25) (0.8 times as far) magnifies the frame 1.25 times about the head centre:
+    the eyes move apart by that factor, the head centre's pixel stays."""
+    zd, zp = animator.portrait_latent
+    near = np.array(zp, np.float32).copy()
+    near[6] = np.log(1.25)
+    eyes = []
+    for p in (zp, near):
+        lm = detect_landmarks(animator(zd, p)[0])
+        eyes.append((lm[L.EYE_RIGHT_OUTER, :2], lm[L.EYE_LEFT_OUTER, :2]))
+    span = [float(np.linalg.norm(a - b)) for a, b in eyes]
+    assert span[1] / span[0] == pytest.approx(1.25, rel=0.03)
+    import torch
+
+    centre = animator.camera.project(torch.as_tensor(np.asarray(zp, np.float32)[None, 3:6]))[0].numpy()[0]
+    mid = [0.5 * (a + b) for a, b in eyes]
+    # the eyes' midpoint moves away from the head centre's pixel by 1.25 times its offset
+    np.testing.assert_allclose(mid[1] - centre, 1.25 * (mid[0] - centre), atol=3.0)

@@ -26,3 +26,15 @@ def test_covers_a_wide_range_smoothly_and_deterministically():
     h_right = m.column("eyeLookInRight") - m.column("eyeLookOutRight")
     np.testing.assert_allclose(h_left, h_right, atol=1e-6)
     assert ARKIT_INDEX["jawOpen"] == 17
+
+
+def test_head_distance_varies_within_its_range_and_leaves_the_rest_as_it_was():
+    from vasa3d.animate.random_motion import RandomMotionConfig
+
+    m = random_motion(25 * 60, seed=5)
+    distance = np.exp(-m.column("log_scale"))
+    assert distance.min() < 0.93 and distance.max() > 1.07 and np.all(np.abs(np.log(distance)) <= 0.1 + 1e-6)
+    assert np.abs(np.diff(np.log(distance))).max() < 0.01  # slow drift, no jumps
+    still = random_motion(25 * 60, seed=5, config=RandomMotionConfig(log_distance=0.0))
+    assert np.all(still.column("log_scale") == 0)
+    assert np.array_equal(still.z_pose[:, :6], m.z_pose[:, :6]) and np.array_equal(still.z_dyn, m.z_dyn)

@@ -23,6 +23,9 @@ def test_talking_motion_talks_blinks_and_keeps_natural_head_poses():
     # emotions vary between clips: smiles in some frames, none in others
     smile = m.z_dyn[:, ARKIT_INDEX["mouthSmileLeft"]]
     assert smile.max() > 0.2
+    # each clip is at its own head distance, 0.9-1.1
+    distance = np.exp(-m.column("log_scale"))
+    assert len(np.unique(distance)) >= 2 and 0.9 - 1e-6 <= distance.min() and distance.max() <= 1.1 + 1e-6
 
 
 def test_mixed_motion_alternates_talking_and_wide_blocks():

@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 import torch
 
@@ -174,3 +175,22 @@ def test_gradcheck_float64():
             0.2 * torch.randn(1, 3, generator=g, dtype=torch.float64))
     args = tuple(a.requires_grad_(True) for a in args)
     assert torch.autograd.gradcheck(f, args, atol=1e-6)
+
+
+def test_latent_log_scale_scales_the_posed_head_about_its_centre(head):
+    """z_pose's log-scale (-log head distance) reaches the head: every vertex and joint of the turned,
+    shifted head is exp(log-scale) times as far from the head centre (which the translation places)."""
+    z_dyn = torch.zeros(2, 52)
+    z_dyn[:, ARKIT_INDEX["jawOpen"]] = 0.4
+    z_pose = torch.tensor([[0.1, 0.3, -0.05, 0.01, 0.02, -0.03, 0.0]]).repeat(2, 1)
+    z_pose[1, 6] = -np.log(1.6)  # 1.6 times as far
+    params = params_from_latent(z_dyn, z_pose, torch.zeros(1, head.n_shape))
+    centre = z_pose[0, 3:6]
+    for points in (head(params), head.posed_joints(params)):
+        torch.testing.assert_close(points[1] - centre, (points[0] - centre) / 1.6)
+    lm = head.landmarks(params).detach().numpy()
+    assert L.face_width(lm[1]) / L.face_width(lm[0]) == pytest.approx(1 / 1.6, rel=1e-5)
+    # parameters without a scale keep the head as it was
+    unscaled = head(params.replace(scale=None))[0]
+    torch.testing.assert_close(unscaled, head(params)[0])
+    assert HeadParams.cat([params[0], HeadParams.neutral(1, head)]).scale.ravel().tolist() == [1.0, 1.0]

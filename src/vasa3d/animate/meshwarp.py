@@ -471,8 +471,19 @@ class MeshWarpAnimator:
     def render(self, z_dyn, z_pose, camera: Camera | None = None) -> dict[str, np.ndarray]:
         """One frame with its by-products: ``rgb``, ``mask``, ``covered`` (head silhouette),
         ``kind`` (0 none, 1 portrait texel, 2 mirrored texel, 3 diffused colour; per pixel),
-        ``mouth`` and ``eyes`` (painted pixels)."""
+        ``mouth`` and ``eyes`` (painted pixels).
+
+        The latent's log-scale (head distance) is a zoom of the whole frame about the head centre's
+        image: a camera that comes nearer sees the shoulders and background grow with the head.
+        """
         cam = camera or self.camera
+        zp = np.asarray(z_pose, np.float32).reshape(-1)
+        if len(zp) > 6 and zp[6] != 0:
+            flat = zp.copy()
+            flat[6] = 0.0
+            out = self.render(z_dyn, flat, cam)
+            centre = cam.project(torch.as_tensor(zp[None, 3:6]))[0].numpy().reshape(2)
+            return _zoom(out, float(np.exp(zp[6])), centre)
         H, W = cam.height, cam.width
         cfg = self.config
         V1 = self.vertices(z_dyn, z_pose)
@@ -532,3 +543,20 @@ class MeshWarpAnimator:
         """JSON description (for a dataset manifest)."""
         cfg = asdict(self.config)
         return {"animator": self.name, "config": cfg, "size": self.size}
+
+
+def _zoom(frame: dict[str, np.ndarray], k: float, centre: np.ndarray) -> dict[str, np.ndarray]:
+    """Every image of a rendered frame magnified ``k`` times about pixel ``centre (x, y)``; what comes in
+    from beyond the frame's edge repeats the edge (the body continues below the frame)."""
+    M = np.array([[k, 0.0, (1.0 - k) * centre[0]], [0.0, k, (1.0 - k) * centre[1]]])
+    out = {}
+    for key, img in frame.items():
+        h, w = img.shape[:2]
+        smooth = key in ("rgb", "mask")
+        src = img if smooth else img.astype(np.uint8)
+        # pixel centres sit at +0.5 in the project() convention; cv2 maps integer pixel indices
+        shift = np.array([[0.0, 0.0, 0.5 * (k - 1.0)], [0.0, 0.0, 0.5 * (k - 1.0)]])
+        z = cv2.warpAffine(src, M + shift, (w, h), flags=cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_REPLICATE)
+        out[key] = z.astype(img.dtype) if not smooth else z
+    return out

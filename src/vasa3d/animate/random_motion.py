@@ -34,6 +34,9 @@ class RandomMotionConfig:
     """head roll is drawn from [-roll_deg, roll_deg]"""
     translation_m: float = 0.01
     """head translation per axis is drawn from [-translation_m, translation_m]"""
+    log_distance: float = 0.1
+    """the head's log-scale (-log of its distance) is drawn from [-log_distance, log_distance]: 0.1 is
+    0.9-1.1 times as far (the animator zooms the frame)"""
     pose_period_s: float = 1.2
     """mean time between pose keyframes"""
     max_turn_deg_s: float = 120.0
@@ -91,6 +94,10 @@ def random_motion(n_frames: int, seed: int = 0, fps: float = 25.0,
 
     max_step = np.concatenate([np.full(3, math.radians(cfg.max_turn_deg_s) / fps), np.full(4, np.inf)])
     z_pose = _keyframe_curve(rng, n, cfg.pose_period_s * fps, pose_key, max_step)
+    # distance from its own stream, so the other channels are what they were before it existed
+    rng_d = np.random.default_rng([int(seed), 4021])
+    z_pose[:, 6] = _keyframe_curve(rng_d, n, 2 * cfg.pose_period_s * fps,
+                                   lambda: rng_d.uniform(-1, 1, 1) * cfg.log_distance)[:, 0]
 
     names = list(ARKIT_NAMES)
     free = [k for k, nm in enumerate(names) if nm not in _BLINK and nm not in _EYE_LOOK]

@@ -59,8 +59,8 @@ def talking_motion(n_frames: int, seed: int = 0, fps: float = 25.0) -> MotionLat
 
     Each clip is one or two sentences from :data:`SENTENCES` in a random voice
     and speaking rate, turned into motion with a random emotion (neutral, happy,
-    sad, angry, surprised; intensity 0.3-1), gaze (+-15 degrees yaw, +-10 pitch)
-    and motion intensity (0.8-1.6).  Clips are joined until ``n_frames`` are made.
+    sad, angry, surprised; intensity 0.3-1), gaze (+-15 degrees yaw, +-10 pitch),
+    motion intensity (0.8-1.6) and head distance (0.9-1.1).  Clips are joined until ``n_frames`` are made.
     """
     from vasa3d.motion import MotionConfig, audio_to_motion
     from vasa3d.motion.config import EMOTIONS
@@ -69,6 +69,7 @@ def talking_motion(n_frames: int, seed: int = 0, fps: float = 25.0) -> MotionLat
 
     n = int(n_frames)
     rng = np.random.default_rng([int(seed), 7129])
+    rng_d = np.random.default_rng([int(seed), 7130])  # its own stream: the rest stays as it was
     parts, total = [], 0
     while total < n:
         picks = rng.choice(len(SENTENCES), size=int(rng.integers(1, 3)), replace=False)
@@ -79,6 +80,7 @@ def talking_motion(n_frames: int, seed: int = 0, fps: float = 25.0) -> MotionLat
             fps=fps, seed=clip_seed, emotion=str(rng.choice(EMOTIONS)),
             emotion_intensity=float(rng.uniform(0.3, 1.0)), motion_intensity=float(rng.uniform(0.8, 1.6)),
             gaze=(float(rng.uniform(-15, 15)), float(rng.uniform(-10, 10))),
+            head_distance=float(np.exp(rng_d.uniform(-0.1, 0.1))),
         )
         m = audio_to_motion(speech.samples, speech.sample_rate, config, phonemes=speech.phonemes)
         parts.append(m)

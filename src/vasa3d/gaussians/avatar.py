@@ -215,7 +215,7 @@ class GaussianAvatar(nn.Module):
         if self.M_e is None:
             return base
         e = self.M_e(z_dyn)
-        p = self.M_p(z_pose)
+        p = self.M_p(self.network_pose(z_pose))
         n_e = int(self.head.n_expression)
         return dataclasses.replace(
             base,
@@ -226,6 +226,14 @@ class GaussianAvatar(nn.Module):
             rotation=base.rotation + p[:, 3:6],
             translation=base.translation + p[:, 6:9],
         )
+
+    def network_pose(self, z_pose: Tensor) -> Tensor:
+        """``z_pose (B, Dp)`` as M^p and D^p see it: with the direct mapping the log-scale (head distance)
+        scales the posed mesh itself, and the Gaussians follow their triangles, so the networks see it
+        zeroed: near and far stay the same head, also for avatars trained before the scale was used."""
+        if not self.direct_mapping or z_pose.shape[-1] <= 6:
+            return z_pose
+        return torch.cat([z_pose[..., :6], torch.zeros_like(z_pose[..., 6:])], -1)
 
     def mesh_frames(self, params) -> TriangleFrames:
         """Triangle frames ``(B, F)`` of the head posed by ``params``."""
@@ -259,7 +267,7 @@ class GaussianAvatar(nn.Module):
         pose_params = torch.cat([params.neck, params.rotation, params.translation], dim=-1)
         for net, ids, cond in (
             (self.D_e, self._face_region_ids, torch.cat([z_dyn, exp_params], -1)),
-            (self.D_p, self._neck_region_ids, torch.cat([z_pose, pose_params], -1)),
+            (self.D_p, self._neck_region_ids, torch.cat([self.network_pose(z_pose), pose_params], -1)),
         ):
             idx = torch.nonzero(torch.isin(region, ids)).flatten()
             if len(idx):

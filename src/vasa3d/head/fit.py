@@ -66,14 +66,16 @@ def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor) -> HeadPara
 
     Args:
         z_dyn: ``(B, 52)`` ARKit weights (become the expression).
-        z_pose: ``(B, 7)`` axis-angle rotation, translation, log-scale; the
-            log-scale is not a head parameter and is ignored here.
+        z_pose: ``(B, 7)`` axis-angle rotation, translation, log-scale; the head is scaled by
+            ``exp(log-scale)`` about its centre (the motion's ``-log(head_distance)``: nearer is bigger).
         shape: ``(1, S)`` or ``(B, S)`` identity coefficients.
     """
     B = z_dyn.shape[0]
     z = torch.zeros(B, 3, dtype=z_dyn.dtype, device=z_dyn.device)
+    scale = torch.exp(z_pose[:, 6:7]) if z_pose.shape[1] > 6 else None
     return HeadParams(shape=shape.expand(B, -1), expression=z_dyn, jaw=z, eyes=torch.zeros(B, 2, 3, dtype=z.dtype,
-                      device=z.device), neck=z.clone(), rotation=z_pose[:, :3], translation=z_pose[:, 3:6])
+                      device=z.device), neck=z.clone(), rotation=z_pose[:, :3], translation=z_pose[:, 3:6],
+                      scale=scale)
 
 
 def landmark_weights(cfg: FitConfig) -> np.ndarray:

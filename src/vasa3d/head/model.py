@@ -149,7 +149,7 @@ class HeadModel(nn.Module):
         # the root rotates about the head centre (world origin), whatever the model's root joint is
         joints = torch.cat([torch.zeros_like(joints[:, :1]), joints[:, 1:]], 1)
         A = joint_transforms(rot, joints, self.parents)
-        return skin(v, W, A) + params.translation[:, None, :]
+        return self._place(skin(v, W, A), params)
 
     def posed_joints(self, params: HeadParams) -> Tensor:
         """``(B, J, 3)`` world positions of the joints (:attr:`joint_names`) under ``params``."""
@@ -160,7 +160,14 @@ class HeadModel(nn.Module):
         joints = self.rest_joints(shape, v)
         joints = torch.cat([torch.zeros_like(joints[:, :1]), joints[:, 1:]], 1)
         A = joint_transforms(self.joint_rotations(params), joints, self.parents)
-        return (A[..., :3] @ joints[..., None])[..., 0] + A[..., 3] + params.translation[:, None, :]
+        return self._place((A[..., :3] @ joints[..., None])[..., 0] + A[..., 3], params)
+
+    @staticmethod
+    def _place(points: Tensor, params: HeadParams) -> Tensor:
+        """Posed points ``(B, P, 3)`` about the head centre -> world: the scale, then the translation."""
+        if params.scale is not None:
+            points = points * params.scale.reshape(-1, 1, 1)
+        return points + params.translation[:, None, :]
 
     def landmarks(self, params: HeadParams) -> Tensor:
         """``(B, 478, 3)`` the mediapipe landmark positions on the posed head."""

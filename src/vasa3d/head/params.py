@@ -24,6 +24,8 @@ class HeadParams:
         neck: ``(B, 3)`` head rotation about the neck joint (the neck base stays).
         rotation: ``(B, 3)`` global rotation about the head centre (world origin).
         translation: ``(B, 3)`` global translation.
+        scale: ``(B, 1)`` uniform scale about the head centre, after the rotation and before the
+            translation: the head's apparent distance (2 looks twice as near); ``None``: 1.
     """
 
     shape: Tensor
@@ -33,6 +35,7 @@ class HeadParams:
     neck: Tensor
     rotation: Tensor
     translation: Tensor
+    scale: Tensor | None = None
 
     @classmethod
     def neutral(cls, batch: int, head, device=None, dtype=torch.float32) -> "HeadParams":
@@ -47,7 +50,8 @@ class HeadParams:
 
     def map(self, fn) -> "HeadParams":
         """Apply ``fn`` to every tensor (e.g. ``lambda t: t.detach()``)."""
-        return HeadParams(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
+        return HeadParams(**{f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name))
+                             for f in fields(self)})
 
     def detach(self) -> "HeadParams":
         return self.map(lambda t: t.detach())
@@ -71,7 +75,11 @@ class HeadParams:
 
     @staticmethod
     def cat(items: list["HeadParams"]) -> "HeadParams":
-        return HeadParams(**{f.name: torch.cat([getattr(p, f.name) for p in items]) for f in fields(HeadParams)})
+        if any(p.scale is not None for p in items):
+            items = [p if p.scale is not None else p.replace(scale=torch.ones_like(p.translation[:, :1]))
+                     for p in items]
+        return HeadParams(**{f.name: None if getattr(items[0], f.name) is None
+                             else torch.cat([getattr(p, f.name) for p in items]) for f in fields(HeadParams)})
 
     def replace(self, **changes) -> "HeadParams":
         return replace(self, **changes)
