@@ -158,7 +158,8 @@ class FrozenAvatar:
     def _residuals(self, z_dyn: Tensor, z_pose: Tensor, params) -> Tensor:
         conds = {
             "e": torch.cat([z_dyn[0], params.expression[0], params.jaw[0], params.eyes.reshape(-1)]),
-            "p": torch.cat([z_pose[0], params.neck[0], params.rotation[0], params.translation[0]]),
+            "p": torch.cat([self.avatar.network_pose(z_pose)[0], params.neck[0], params.rotation[0],
+                            params.translation[0]]),
         }
         r = self.residual
         for vas, kind in self.vas:
