@@ -79,6 +79,10 @@ class SpeakConfig:
     """Strength of the emotion offset, 0 to 1."""
     motion_intensity: float = 1.0
     """Scale of head motion and expressiveness (0.5: calmer, 1.5: livelier)."""
+    head_distance: float = 1.0
+    """How far the head seems (0.05 to 20): 2 is twice as far (half the size), 0.5 twice as near."""
+    gaze: str = "0,0"
+    """Where the eyes look, relative to the head: YAW,PITCH in degrees (yaw toward the subject's left, pitch up)."""
     generator: Literal["phonetic", "loudness", "diffusion"] = "phonetic"
     """Audio-to-motion generator: phonetic (offline default), loudness, or diffusion (needs diffusion_model)."""
     diffusion_model: str = ""
@@ -96,12 +100,12 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     animator, Gaussian avatar training, export.
     """
     config = config or CreateConfig()
+    if config.frames < 0 or config.iterations < 0:
+        raise InputError("--frames and --iterations must be 0 (the preset's choice) or more")
     output = check_output_path(output, [None if isinstance(portrait, np.ndarray) else portrait,
                                         config.vgg_weights, config.lpips_weights, config.sds_weights],
                                (".vasa3d",), "avatar file")
     image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
-    if config.frames < 0 or config.iterations < 0:
-        raise InputError("--frames and --iterations must be 0 (the preset's choice) or more")
 
     from vasa3d.animate import MeshWarpAnimator, mixed_motion, random_motion, synthesize_dataset, talking_motion
     from vasa3d.face import analyze_portrait
@@ -191,6 +195,8 @@ def parse_camera(spec: str) -> tuple[str, float, float]:
             if key.strip() not in values:
                 raise ValueError(key)
             values[key.strip()] = float(value)
+            if not math.isfinite(values[key.strip()]):
+                raise ValueError(value)
     except ValueError:
         raise InputError(f"bad --camera {spec!r}: use front, orbit or yaw=DEG,pitch=DEG with finite degrees "
                          "(e.g. yaw=30,pitch=-10)") from None
@@ -198,8 +204,18 @@ def parse_camera(spec: str) -> tuple[str, float, float]:
         raise InputError(f"bad --camera {spec!r}: yaw must be within +-360 degrees and pitch within +-85")
     return "fixed", values["yaw"], values["pitch"]
 
-            if not math.isfinite(values[key.strip()]):
-                raise ValueError(value)
+
+def parse_gaze(spec: str) -> tuple[float, float]:
+    """``YAW,PITCH`` (degrees) -> (yaw, pitch); the range is checked with the other motion settings."""
+    try:
+        yaw, pitch = (float(v) for v in str(spec).split(","))
+        if not math.isfinite(yaw + pitch):
+            raise ValueError(spec)
+    except ValueError:
+        raise InputError(f"bad --gaze {spec!r}: use YAW,PITCH in degrees (e.g. 15,-5: to the subject's left, "
+                         "a little down)") from None
+    return yaw, pitch
+
 
 def view_camera(base: Camera, target: torch.Tensor, yaw_deg: float, pitch_deg: float, size: int,
                 distance: float = 1.0) -> Camera:
@@ -251,12 +267,14 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
     output = check_output_path(output, [avatar_path, audio_path, config.diffusion_model, config.speech_encoder],
                                (".mp4",), "video")
     parse_camera(config.camera)
+    check_size(config.size)
     from vasa3d.motion import Audio2Motion, MotionConfig
     from vasa3d.motion.generate import concat_latents
 
     generator = Audio2Motion(MotionConfig(
         seed=config.seed, transcript=config.transcript or None, emotion=config.emotion,
         emotion_intensity=config.emotion_intensity, motion_intensity=config.motion_intensity,
+        head_distance=config.head_distance, gaze=parse_gaze(config.gaze),
         generator=config.generator, diffusion_model=config.diffusion_model or None,
         speech_encoder=config.speech_encoder))  # checks the settings and loads a model before any work
     sr = 16000
@@ -267,7 +285,6 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
         motion = generator(samples, sr) if peak >= SILENCE_PEAK else None
         del samples
     else:  # chunk by chunk: memory does not grow with the recording's length
-    check_size(config.size)
         heard: dict = {}
         stream = generator.stream(sr)
         parts = [stream.push(chunk) for chunk in iter_audio(audio_path, sr, info=heard)]
