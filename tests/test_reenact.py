@@ -1,0 +1,123 @@
+"""``vasa3d reenact``: another person's talking video drives the astronaut avatar (cross-identity)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vasa3d.cli import main
+from vasa3d.face import detect_landmarks, track_video
+from vasa3d.face import landmarks as L
+from vasa3d.io import load_audio, probe_video, read_video_frames
+
+SIZE = 256
+pytestmark = pytest.mark.slow  # about 2.5 minutes on 2 cores: a driver video, tracking, re-rendering
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    """A talking video of a different face: the astronaut photo mirrored, 10% wider and recoloured
+    (so its fitted head has other shape coefficients and skin), speaking a synthesized sentence while
+    the head turns +-17 degrees."""
+    import cv2
+    from skimage import data
+
+    from vasa3d.face import analyze_portrait
+    from vasa3d.gaussians import AvatarConfig, GaussianAvatar
+    from vasa3d.head import build_head, fit_portrait
+    from vasa3d.io import save_avatar
+    from vasa3d.motion import MotionConfig, audio_to_motion
+    from vasa3d.motion.synth import synthesize
+
+    d = tmp_path_factory.mktemp("driver")
+    photo = data.astronaut()[:, ::-1]
+    photo = cv2.resize(photo, (int(photo.shape[1] * 1.1), photo.shape[0]), interpolation=cv2.INTER_CUBIC)
+    photo = np.clip(photo.astype(np.float32) * np.array([0.8, 0.95, 1.1]) + 10, 0, 255).astype(np.uint8)
+    analysis = analyze_portrait(photo, size=256)
+    head = build_head(None)
+    avatar = GaussianAvatar.from_portrait(head, fit_portrait(analysis, head), analysis, AvatarConfig.preset("demo"))
+    save_avatar(d / "driver.vasa3d", avatar)
+
+    speech = synthesize("Hello, my dear friend. Look at me, I am talking.", voice="female")
+    sf.write(d / "speech.wav", speech.samples, speech.sample_rate)
+    motion = audio_to_motion(speech.samples, speech.sample_rate, MotionConfig(seed=1))
+    T = len(motion)
+    yaw = 0.3 * np.sin(2 * np.pi * np.arange(T) / T * 1.5)
+    motion.z_pose[:, 1] = yaw
+    motion.save(d / "driver.npz")
+    video = d / "driver.mp4"
+    assert main(["render", str(d / "driver.vasa3d"), str(d / "driver.npz"), "-o", str(video),
+                 "--size", str(SIZE), "--audio", str(d / "speech.wav"), "-q"]) == 0
+    return video, yaw, speech
+
+
+@pytest.fixture(scope="module")
+def reenacted(driver, astronaut_avatar, tmp_path_factory):
+    video, _, _ = driver
+    out = tmp_path_factory.mktemp("reenact") / "side.mp4"
+    assert main(["reenact", str(astronaut_avatar), str(video), "-o", str(out), "--size", str(SIZE),
+                 "--side-by-side", "-q"]) == 0
+    return out
+
+
+def _lip_gaps(frames):
+    out = []
+    for frame in frames:
+        lm = detect_landmarks(frame)
+        out.append(np.nan if lm is None else L.lip_gap(lm) / L.inter_ocular(lm))
+    return np.array(out)
+
+
+def test_side_by_side_shows_the_driver_left_of_the_avatar(driver, reenacted):
+    video, _, _ = driver
+    info = probe_video(reenacted)
+    src = probe_video(video)
+    assert info["video"]["width"] == 2 * SIZE and info["video"]["height"] == SIZE
+    assert info["video"]["frames"] == src["video"]["frames"] and info["video"]["fps"] == pytest.approx(25)
+    both, _ = read_video_frames(reenacted)
+    drv, _ = read_video_frames(video)
+    left = np.stack([f[:, :SIZE] for f in both[:10]]).astype(float)
+    assert np.abs(left - np.stack(drv[:10])).mean() < 4  # the driver, re-encoded once more
+
+
+@pytest.mark.xfail(strict=False, reason="the tracker reads these rendered faces' mouths as mouthClose/mouthFunnel "
+                   "near 1 and jawOpen at about half (also on the avatar's own renders: jaw r 0.68), so the "
+                   "avatar's lips hardly part; measured r = -0.1 (issue 13 note)")
+def test_mouth_follows_the_driver(driver, reenacted):
+    video, _, _ = driver
+    drv, _ = read_video_frames(video)
+    both, _ = read_video_frames(reenacted)
+    g_drv = _lip_gaps(drv)
+    g_av = _lip_gaps([f[:, SIZE:] for f in both])
+    ok = np.isfinite(g_drv) & np.isfinite(g_av)
+    r = np.corrcoef(g_drv[ok], g_av[ok])[0, 1]
+    print(f"lip gap Pearson r driver vs avatar = {r:.3f} over {ok.sum()}/{len(ok)} frames; "
+          f"driver gap range {np.nanmax(g_drv):.3f}")
+    assert ok.mean() >= 0.95
+    assert r >= 0.7
+
+
+def test_head_turns_the_same_way(driver, reenacted):
+    _, yaw, _ = driver
+    both, _ = read_video_frames(reenacted)
+    tracked = track_video([np.ascontiguousarray(f[:, SIZE:]) for f in both]).z_pose[:, 1]
+    big = np.abs(yaw) > np.radians(5)
+    agree = np.mean(np.sign(tracked[big]) == np.sign(yaw[big]))
+    print(f"yaw sign agreement {agree:.3f} over {big.sum()} frames beyond 5 deg; "
+          f"yaw r = {np.corrcoef(tracked, yaw)[0, 1]:.3f}")
+    assert agree >= 0.9
+
+
+def test_sound_is_the_drivers(driver, reenacted):
+    _, _, speech = driver
+    a, sr = load_audio(reenacted)
+    b = speech.samples
+    n = min(len(a), len(b))
+    assert abs(len(a) - len(b)) / sr < 0.1
+
+    def envelope(x):
+        return np.sqrt(np.convolve(x[:n] ** 2, np.ones(400) / 400, mode="valid")[::160])
+
+    r = np.corrcoef(envelope(a), envelope(b))[0, 1]
+    assert r > 0.95, r
