@@ -52,16 +52,14 @@ def check_settings(config: RenderConfig) -> BackgroundSpec:
 
 
 def check_video_output(output: str | os.PathLike, background: BackgroundSpec, inputs: list) -> Path:
-    """The output of a rendering job: an .mp4 (or .webm) file, or for a transparent
-    background a .webm file with alpha or a folder for a PNG sequence."""
+    """The output of a rendering job: an .mp4 or .webm file, or a folder (no suffix) for PNG frames;
+    a transparent background needs .webm (VP9 with alpha) or the folder."""
     from vasa3d.io.paths import check_output_dir, check_output_path
 
     p = Path(output)
-    if background.transparent:
-        if p.suffix.lower() == ".webm":
-            return check_output_path(p, inputs, (".webm",), "video")
-        if p.suffix == "":
-            return check_output_dir(p, inputs, "PNG folder")
+    if p.suffix == "":
+        return check_output_dir(p, inputs, "PNG folder")
+    if background.transparent and p.suffix.lower() != ".webm":
         raise InputError(f"--background transparent writes a .webm video with alpha or a folder of PNGs; "
                          f"{p.name} is neither (mp4 has no alpha)")
     return check_output_path(p, inputs, VIDEO_SUFFIXES, "video")
@@ -140,9 +138,10 @@ def render_frames(avatar, motion: MotionLatent, config: RenderConfig | None = No
             yield composite(out.color[0].numpy(), out.alpha[0].numpy(), background)
 
 
-def write_frames(output: Path, frames, fps: float, audio: np.ndarray | None = None, sr: int = 16000) -> Path:
+def write_frames(output: Path, frames, fps: float, audio=None, sr: int = 16000) -> Path:
     """Write frames by the output's kind: .mp4 (H.264 + AAC), .webm (VP9 + Opus; with alpha for RGBA frames)
-    or a folder of PNGs (no audio)."""
+    or a folder of PNGs (no audio).  ``audio``: mono samples at ``sr`` Hz, a function returning chunks of
+    them, or None."""
     from vasa3d.io import write_video
     from vasa3d.io.alpha_video import write_png_sequence, write_webm_alpha
 
@@ -150,6 +149,8 @@ def write_frames(output: Path, frames, fps: float, audio: np.ndarray | None = No
     if suffix == ".mp4":
         return write_video(output, frames, fps, audio, sr)
     if suffix == ".webm":
+        if callable(audio):  # chunks, as speak streams them
+            audio = np.concatenate([np.asarray(c, np.float32) for c in audio()])
         return write_webm_alpha(output, _as_rgba(frames), fps, audio, sr)
     if audio is not None:
         log.info("note: a PNG sequence has no sound; the audio is not written")

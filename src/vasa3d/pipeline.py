@@ -23,7 +23,7 @@ import torch
 
 from vasa3d.config import check_size
 from vasa3d.errors import InputError
-from vasa3d.io import check_output_path, load_audio, load_avatar, load_image, save_avatar, write_video
+from vasa3d.io import check_output_path, load_audio, load_avatar, load_image, save_avatar
 from vasa3d.io.media import audio_info, iter_audio
 from vasa3d.io.paths import FolderLock, write_bytes_atomic
 from vasa3d.progress import stage
@@ -69,6 +69,8 @@ class SpeakConfig:
     """Output video width and height in pixels."""
     backend: str = "auto"
     """Rasterizer: auto, cpu, torch or gsplat."""
+    background: str = "black"
+    """black, white, #RRGGBB, an image file, portrait or transparent (.webm with alpha, or a folder of PNGs)."""
     seed: int = 0
     """Random seed of the motion generator (blinks, head motion)."""
     transcript: str = ""
@@ -146,6 +148,9 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
         avatar = GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig.preset(config.preset))
         avatar = Trainer(avatar, dataset, train_cfg, log_dir=work / "train", quiet=quiet,
                          trained_on={"portrait": run["portrait"], "preset": config.preset}).run()
+        from vasa3d.face.backdrop import portrait_tensors
+
+        avatar.portrait = portrait_tensors(image, analysis)  # for --background portrait
         save_avatar(output, avatar)
         if not config.keep_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -264,8 +269,12 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
           quiet: bool = False) -> Path:
     """Avatar + speech -> talking-head mp4 (H.264 + AAC) at 25 fps."""
     config = config or SpeakConfig()
-    output = check_output_path(output, [avatar_path, audio_path, config.diffusion_model, config.speech_encoder],
-                               (".mp4",), "video")
+    from vasa3d.drive import check_video_output, write_frames
+    from vasa3d.render.composite import parse_background
+
+    background = parse_background(config.background)
+    output = check_video_output(output, background, [avatar_path, audio_path, config.diffusion_model,
+                                                     config.speech_encoder, background.path])
     parse_camera(config.camera)
     check_size(config.size)
     from vasa3d.motion import Audio2Motion, MotionConfig
@@ -294,24 +303,16 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
         raise InputError(f"{audio_path} is silent; give a recording with speech in it")
     avatar = load_avatar(avatar_path)
     frames = render_motion(avatar, motion, config, quiet=quiet)
-    return write_video(output, frames, motion.fps, lambda: iter_audio(audio_path, sr), sr)
+    return write_frames(output, frames, motion.fps, lambda: iter_audio(audio_path, sr), sr)
 
 
 def render_motion(avatar, motion, config: SpeakConfig, quiet: bool = False):
-    """Yield one uint8 ``(S, S, 3)`` frame per motion frame."""
-    from vasa3d.progress import track
-    from vasa3d.render import rasterize
+    """Yield one uint8 ``(S, S, 3)`` frame per motion frame (``(S, S, 4)`` RGBA for a transparent background)."""
+    from vasa3d.drive import RenderConfig, render_frames
 
-    cameras = camera_track(avatar, config.camera, len(motion), motion.fps, config.size)
-    background = avatar.background.detach()
-    z_dyn = torch.from_numpy(motion.z_dyn)
-    z_pose = torch.from_numpy(motion.z_pose)
-    with torch.no_grad():
-        for t in track(range(len(motion)), "rendering", quiet=quiet):
-            gaussians = avatar(z_dyn[t : t + 1], z_pose[t : t + 1])[0]
-            out = rasterize(gaussians, cameras[t], config.size, config.size, background=background,
-                            backend=config.backend)
-            yield (out.color[0].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+    yield from render_frames(avatar, motion, RenderConfig(camera=config.camera, size=config.size,
+                                                          backend=config.backend, background=config.background),
+                             quiet=quiet)
 
 
 # --------------------------------------------------------------------------- demo

@@ -116,9 +116,11 @@ class PortraitBackdrop:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         hole = cv2.dilate(((person | (head > 0.05)) * 255).astype(np.uint8), kernel, iterations=2)
         self.plate = cv2.inpaint(photo, hole, max(3, size // 100), cv2.INPAINT_TELEA).astype(np.float32) / 255.0
-        head_region = cv2.dilate((head > 0.5).astype(np.float32), kernel)
-        body = cv2.dilate(person.astype(np.float32), kernel) * (1.0 - head_region)
-        self.body_alpha = cv2.GaussianBlur(body, (k, k), 0)[..., None]
+        # the plate shows only where the head is opaque at rest; at its soft edge the photo stays
+        # under it, so the still frame is the photo (a turned head may uncover a sliver of old edge)
+        head_core = cv2.erode((head > 0.98).astype(np.float32), kernel)
+        body = cv2.dilate(person.astype(np.float32), kernel)
+        self.body_alpha = (cv2.GaussianBlur(body, (k, k), 0) * (1.0 - cv2.GaussianBlur(head_core, (k, k), 0)))[..., None]
         self.photo = photo.astype(np.float32) / 255.0
         self.size = size
 

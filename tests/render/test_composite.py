@@ -1,0 +1,60 @@
+"""Backgrounds: colours, images, the portrait photo (person removed, body following the head), alpha."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vasa3d.errors import InputError
+from vasa3d.render.composite import PortraitBackdrop, composite, parse_background
+
+
+def test_parse_background():
+    assert parse_background("black").colour == (0.0, 0.0, 0.0)
+    assert parse_background("White").colour == (1.0, 1.0, 1.0)
+    assert parse_background("#1e90ff").colour == pytest.approx((30 / 255, 144 / 255, 1.0))
+    assert parse_background("portrait").kind == "portrait"
+    assert parse_background("transparent").transparent
+    for bad in ("#12345", "#gggggg", "no-such-file.png"):
+        with pytest.raises(InputError):
+            parse_background(bad)
+
+
+def test_composite_over_colour_image_and_alpha():
+    rng = np.random.default_rng(0)
+    alpha = rng.uniform(0, 1, (4, 5, 1)).astype(np.float32)
+    straight = rng.uniform(0, 1, (4, 5, 3)).astype(np.float32)
+    rgb = straight * alpha  # what rasterize gives over black
+    out = composite(rgb, alpha, np.array([0.0, 0.5, 1.0]))
+    want = straight * alpha + (1 - alpha) * np.array([0.0, 0.5, 1.0])
+    assert np.abs(out / 255.0 - want).max() <= 0.5 / 255 + 1e-6
+    image = rng.uniform(0, 1, (4, 5, 3))
+    assert np.abs(composite(rgb, alpha, image) / 255.0 - (rgb + (1 - alpha) * image)).max() <= 0.5 / 255 + 1e-6
+    rgba = composite(rgb, alpha, None)
+    assert rgba.shape == (4, 5, 4)
+    assert np.abs(rgba[..., 3] / 255.0 - alpha[..., 0]).max() <= 0.5 / 255 + 1e-6
+    keep = alpha[..., 0] > 0.1  # straight colour comes back where there is coverage
+    assert np.abs(rgba[..., :3][keep] / 255.0 - straight[keep]).max() < 0.03
+
+
+def test_portrait_backdrop_is_the_photo_at_rest_and_moves_the_body():
+    size = 64
+    yy, xx = np.mgrid[:size, :size]
+    photo = np.zeros((size, size, 3), np.uint8)
+    photo[..., 2] = 200  # blue wall
+    person = ((xx - 32) ** 2 / 20 ** 2 + (yy - 70) ** 2 / 26 ** 2 < 1) | ((xx - 32) ** 2 + (yy - 24) ** 2 < 12 ** 2)
+    photo[person] = (180, 120, 60)
+    head = ((xx - 32) ** 2 + (yy - 24) ** 2 < 13 ** 2).astype(np.float32)
+    b = PortraitBackdrop(photo, (person * 255).astype(np.uint8), head, size)
+    rest = b.layer()
+    from scipy.ndimage import binary_dilation
+
+    outside = ~binary_dilation(head > 0, iterations=3)  # the head's edge blends into the fill
+    err = np.abs(rest[outside] - photo[outside] / 255.0)
+    assert err.mean() < 0.003 and err.max() < 0.06  # inpainted pixels touch the person's edge here and there
+    # where the head was, the wall is filled in (blue, not the skin colour)
+    assert rest[24, 32, 2] > 0.6 and rest[24, 32, 0] < 0.2
+    moved = b.layer((4.0, 0.0))
+    # at row 60 the body spans x = 14..50; moved 4 px right it spans 18..54, the wall filled in behind
+    assert rest[60, 16, 0] > 0.6 and moved[60, 16, 0] < 0.2 and moved[60, 16, 2] > 0.6
+    assert rest[60, 53, 0] < 0.2 and moved[60, 52, 0] > 0.6
