@@ -72,6 +72,14 @@ def eye_weights(gaze_deg: np.ndarray, blink: np.ndarray) -> np.ndarray:
     return out
 
 
+def emotion_offsets(emotion: str, intensity: float = 1.0) -> np.ndarray:
+    """``(52,)`` ARKit weights an emotion adds to the face, scaled by ``intensity``."""
+    out = np.zeros(len(ARKIT_NAMES), np.float32)
+    for name, w in expand_bilateral(EMOTION_OFFSETS[emotion]).items():
+        out[_IDX[name]] += w * intensity
+    return out
+
+
 class MotionStream:
     """Audio in, motion frames out, chunk by chunk.
 
@@ -130,9 +138,7 @@ class MotionStream:
         self.head.intensity = cfg.motion_intensity * (1 + (energy - 1) * k)
         self.head.pitch_offset = pitch_offset * k
         self.saccades.spread = np.array([4.0, 2.5]) * cfg.motion_intensity
-        self.offsets = np.zeros(len(ARKIT_NAMES), np.float32)
-        for name, w in expand_bilateral(EMOTION_OFFSETS[cfg.emotion]).items():
-            self.offsets[_IDX[name]] += w * k
+        self.offsets = emotion_offsets(cfg.emotion, k)
         for name, w in expand_bilateral(cfg.extra).items():
             self.offsets[_IDX[name]] += w
         self.log_scale = -float(np.log(cfg.head_distance))
