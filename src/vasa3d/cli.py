@@ -18,7 +18,7 @@ from vasa3d import __version__
 from vasa3d.errors import VasaError
 
 #: rooms whose ``commands.py`` adds subcommands, in the order ``--help`` lists them
-ROOMS = ("pipeline_commands", "drive_commands", "motion", "head", "face", "animate", "train", "render", "eval", "serve")
+ROOMS = ("pipeline_commands", "drive_commands", "motion", "head", "face", "animate", "train", "render", "eval", "live", "serve")
 
 
 class OneLineParser(argparse.ArgumentParser):
