@@ -83,3 +83,44 @@ def test_truncated_and_missing_files(tmp_path):
         load_ply(tmp_path / "cut.ply")
     with pytest.raises(InputError, match="not found"):
         load_ply(tmp_path / "nope.ply")
+
+
+def _run_limited(code: str, limit: int = 1 << 30):
+    """``code`` in a child process that may map at most ``limit`` bytes (an allocation of the claimed size fails)."""
+    import resource
+    import subprocess
+    import sys
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit + (1 << 30), limit + (1 << 30)))
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=cap, timeout=120)
+
+
+def test_a_header_claiming_more_vertices_than_the_file_holds_allocates_nothing(tmp_path):
+    save_ply(tmp_path / "a.ply", random_scene(10))
+    data = (tmp_path / "a.ply").read_bytes()
+    for count in (11, 10 ** 11, 10 ** 30):
+        (tmp_path / "big.ply").write_bytes(data.replace(b"element vertex 10\n", f"element vertex {count}\n".encode()))
+        with pytest.raises(InputError, match=f"claims {count} vertices") as info:
+            load_ply(tmp_path / "big.ply")
+        assert "\n" not in str(info.value)
+    # 10^9 vertices of 62 floats would be 248 GB: refused under a 2 GB address-space cap, with no MemoryError
+    (tmp_path / "big.ply").write_bytes(data.replace(b"element vertex 10\n", b"element vertex 1000000000\n"))
+    out = _run_limited("import sys\nfrom vasa3d.errors import InputError\nfrom vasa3d.render.ply import load_ply\n"
+                       f"try:\n    load_ply({str(tmp_path / 'big.ply')!r})\nexcept InputError as e:\n    print(e)")
+    assert out.returncode == 0 and "claims 1000000000 vertices" in out.stdout, out.stderr[-2000:]
+
+
+def test_endless_header_lines_and_repeated_properties(tmp_path):
+    (tmp_path / "long.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\ncomment " + b"x" * (3 << 20))
+    with pytest.raises(InputError, match="end_header"):
+        load_ply(tmp_path / "long.ply")
+    (tmp_path / "many.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\n" + b"comment hi\n" * 200_000)
+    with pytest.raises(InputError, match="end_header"):
+        load_ply(tmp_path / "many.ply")
+    save_ply(tmp_path / "a.ply", random_scene(3))
+    data = (tmp_path / "a.ply").read_bytes()
+    (tmp_path / "twice.ply").write_bytes(data.replace(b"property float y\n", b"property float x\n"))
+    with pytest.raises(InputError, match="appears twice"):
+        load_ply(tmp_path / "twice.ply")

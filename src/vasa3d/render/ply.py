@@ -68,14 +68,18 @@ def save_ply(path: str | os.PathLike, gaussians: Gaussians) -> None:
         raise
 
 
+_MAX_LINE = 4096  # bytes in one header line
+_MAX_HEADER = 1 << 20  # bytes of header in all (a 3DGS header is about 2 KB)
+
+
 def _read_header(f, path: Path) -> tuple[int, list[tuple[str, str]]]:
     """Vertex count and ``(name, numpy type)`` of each vertex property."""
     if f.readline().strip() != b"ply":
         raise InputError(f"{path} is not a PLY file (no 'ply' magic); give a 3D Gaussian Splatting .ply")
     count, props, fmt, current = None, [], None, None
     while True:
-        line = f.readline()
-        if not line:
+        line = f.readline(_MAX_LINE)
+        if not line or f.tell() > _MAX_HEADER:
             raise InputError(f"{path}: the PLY header has no end_header line; the file is truncated or corrupt")
         words = line.decode("ascii", errors="replace").split()
         if not words or words[0] in ("comment", "obj_info"):
@@ -98,6 +102,8 @@ def _read_header(f, path: Path) -> tuple[int, list[tuple[str, str]]]:
         elif words[0] == "property" and current == "vertex":
             if len(words) != 3 or words[1] not in _PLY_TYPES:
                 raise InputError(f"{path}: unsupported PLY vertex property {line.strip()!r}")
+            if any(words[2] == name for name, _ in props):
+                raise InputError(f"{path}: the PLY vertex property {words[2]!r} appears twice")
             props.append((words[2], _PLY_TYPES[words[1]]))
     if fmt != "binary_little_endian":
         raise InputError(f"{path}: PLY format {fmt!r} is not supported; save it as binary_little_endian")
@@ -113,22 +119,27 @@ def load_ply(path: str | os.PathLike) -> Gaussians:
         raise InputError(f"PLY file not found: {path}")
     with open(path, "rb") as f:
         count, props = _read_header(f, path)
+        names = {name for name, _ in props}
+        required = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
+                    "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
+        missing = [name for name in required if name not in names]
+        if missing:
+            raise InputError(
+                f"{path}: not a 3D Gaussian Splatting PLY (missing {', '.join(missing)}); "
+                "compressed or other splat formats must be converted first"
+            )
         dtype = np.dtype([(name, "<" + t) for name, t in props])
+        # the header's vertex count against the bytes really there, before anything is allocated
+        have = os.fstat(f.fileno()).st_size - f.tell()
+        if count * dtype.itemsize > have:
+            raise InputError(f"{path}: the PLY header claims {count} vertices ({count * dtype.itemsize} bytes) but "
+                             f"the file holds {have} bytes after the header; it is truncated or corrupt")
         raw = f.read(count * dtype.itemsize)
     if len(raw) < count * dtype.itemsize:
         raise InputError(
             f"{path}: the PLY file is truncated ({len(raw)} of {count * dtype.itemsize} vertex bytes)"
         )
     table = np.frombuffer(raw, dtype=dtype, count=count)
-    names = set(table.dtype.names or ())
-    required = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
-                "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
-    missing = [name for name in required if name not in names]
-    if missing:
-        raise InputError(
-            f"{path}: not a 3D Gaussian Splatting PLY (missing {', '.join(missing)}); "
-            "compressed or other splat formats must be converted first"
-        )
     n_rest = sum(1 for name in names if name.startswith("f_rest_"))
     k = 1 + n_rest // 3
     degree = round(math.sqrt(k)) - 1
