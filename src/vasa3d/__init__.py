@@ -27,6 +27,9 @@ _API = {
     "save_avatar": "vasa3d.io",
     "read_motion": "vasa3d.motion.files",
     "MotionLatent": "vasa3d.motion.latent",
+    "LiveSession": "vasa3d.live",
+    "LiveConfig": "vasa3d.live",
+    "LiveControls": "vasa3d.live",
 }
 __all__ = sorted(_API) + ["__version__"]
 

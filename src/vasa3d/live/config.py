@@ -49,6 +49,10 @@ class LiveConfig:
     pipeline_budget_s: float = 0.0
     """Time a frame may take from its audio being in to its image being ready (0: 0.08 s on a CPU, 0.04 s on
     CUDA). Video comes out this much plus the generator's 100 ms look-ahead after the audio that drives it."""
+    deform_threads: int = 0
+    """CPU threads of the deformation (torch, for the whole process); 0: torch's setting."""
+    render_threads: int = 0
+    """CPU threads of the rasterizer (numba, the render thread only); 0: numba's setting (all cores)."""
     max_chunk_s: float = 30.0
     """Longest audio chunk push_audio takes at once (longer ones are refused: push in pieces)."""
     max_queued_s: float = 600.0
@@ -74,6 +78,10 @@ class LiveConfig:
             raise InputError(f"unknown live generator {self.generator!r}; use phonetic or loudness")
         if self.device not in ("auto", "cpu", "cuda"):
             raise InputError(f"unknown device {self.device!r}; use auto, cpu or cuda")
+        for name in ("deform_threads", "render_threads"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or not 0 <= v <= 256:
+                raise InputError(f"{name} must be a whole number from 0 to 256, got {v!r}")
         for name in ("pipeline_budget_s", "max_chunk_s", "max_queued_s"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):

@@ -186,6 +186,8 @@ class LiveSession:
         self._started = True
         self._warm_up()
         self._t0 = time.monotonic()
+        if self.config.deform_threads:
+            torch.set_num_threads(self.config.deform_threads)
         if not self.config.realtime:  # get_frame() runs the stages itself
             return self
         for name, fn in (("motion", self._motion_loop), ("deform", self._deform_loop),
@@ -541,6 +543,10 @@ class LiveSession:
         return ("image", image, z_dyn, z_pose, size)
 
     def _render_loop(self) -> None:
+        if self.config.render_threads:
+            import numba
+
+            numba.set_num_threads(min(self.config.render_threads, numba.config.NUMBA_NUM_THREADS))
         while True:
             item = self._get(self._to_render)
             self._mark_done(item[0], self._render_step(item))
