@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -111,6 +112,11 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
         perceptual = build_perceptual(config.perceptual, config.vgg_weights).to(device)
     if portrait is None:
         portrait = _dataset_portrait(dataset)
+    from vasa3d.eval.identity import INSTALL_HINT, identity_available
+
+    if config.identity and portrait is not None and not identity_available():
+        logging.getLogger("vasa3d").warning("identity distance skipped: it needs dlib's face models: %s", INSTALL_HINT)
+        portrait = None
     per = {"psnr": [], "psnr_frame": [], "l1": [], "ssim": [], "perceptual": [], "identity_distance": []}
     shown = []
     identity_missing = 0

