@@ -80,10 +80,11 @@ def test_bad_datasets_are_refused_with_one_line(tmp_path):
         other = _plan(20, seed=9)
         write_dataset(tmp_path / "ds", other, _pattern(other), quiet=True)
     shard = tmp_path / "ds" / "shards" / "000000.npz"
-    shard.write_bytes(shard.read_bytes()[:1000])
-    ds = FrameDataset(tmp_path / "ds")
-    with pytest.raises(InputError, match="corrupt"):
-        ds[0]
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[:1000])
+    with pytest.raises(InputError, match="corrupt"):  # found when the folder is opened, before any work
+        FrameDataset(tmp_path / "ds")
+    shard.write_bytes(whole)
     manifest = tmp_path / "ds" / "manifest.json"
     m = json.loads(manifest.read_text())
     m["complete"] = False

@@ -8,6 +8,7 @@ hostile files are generated here; none is shipped.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import soundfile as sf
 
 from vasa3d.cli import main
@@ -75,7 +77,7 @@ OUTPUT_CASES = {
     "speak-onto-avatar-as-mp4": (["speak", "a.vasa3d", "s.wav", "-o", "{link:a.vasa3d}.mp4"], "is the input"),
     "speak-onto-audio-hardlink": (["speak", "a.vasa3d", "s.wav", "-o", "{hard:s.wav}.mp4"], "is the input"),
     "speak-out-txt": (["speak", "a.vasa3d", "s.wav", "-o", "out.txt"], "must end in .mp4"),
-    "speak-no-extension": (["speak", "a.vasa3d", "s.wav", "-o", "out"], "no extension"),
+    "speak-png-folder-around-inputs": (["speak", "a.vasa3d", "s.wav", "-o", "."], "overlaps the input"),
     "create-onto-portrait": (["create", "p.png", "-o", "{link:p.png}.vasa3d"], "is the input"),
     "create-out-mp4": (["create", "p.png", "-o", "a2.mp4"], "must end in .vasa3d"),
     "motion-onto-audio": (["motion", "s.wav", "-o", "{link:s.wav}.npz"], "is the input"),
@@ -236,3 +238,211 @@ def test_motion_file_that_is_a_npy(work, capsys):
     for name in ("m.npy", "m.npz"):
         with pytest.raises(InputError, match="not a vasa3d motion file"):
             MotionLatent.load(work / name)
+
+
+# ----------------------------------------------------------------------------------------------- datasets
+@pytest.fixture(scope="module")
+def good_dataset(tmp_path_factory):
+    """A whole 40-frame, 32 px dataset of a test pattern in three shards (made in well under a second)."""
+    from vasa3d.animate.dataset import DatasetPlan, write_dataset
+    from vasa3d.motion.latent import MotionLatent
+    from vasa3d.render.camera import Camera
+
+    n, size = 40, 32
+    rng = np.random.default_rng(0)
+    motion = MotionLatent(rng.uniform(0, 1, (n, 52)), rng.normal(0, 0.1, (n, 7)))
+    plan = DatasetPlan(motion, Camera.orbit(width=size, height=size), shard_size=16, test_fraction=0.2)
+
+    def source(i):
+        return np.full((size, size, 3), i, np.uint8), np.full((size, size), 255, np.uint8)
+
+    root = tmp_path_factory.mktemp("dataset") / "ds"
+    write_dataset(root, plan, source, quiet=True)
+    return root
+
+
+def _edit_manifest(change):
+    def edit(root: Path) -> None:
+        path = root / "manifest.json"
+        path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    return edit
+
+
+def _without(key):
+    return _edit_manifest(lambda m: {k: v for k, v in m.items() if k != key})
+
+
+def _set(key, value):
+    return _edit_manifest(lambda m: {**m, key: value})
+
+
+def _rewrite_member(npz: Path, name: str, header_shape=None, payload=None, file_size=None) -> None:
+    """Rewrite one array of an ``.npz``: its ``.npy`` header claims ``header_shape`` (the data stays), or
+    its bytes become ``payload``; or its zip entry claims ``file_size`` bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(npz) as zf:
+        members = [(info, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(npz, "w") as zf:
+        for info, data in members:
+            if info.filename == name + ".npy":
+                if header_shape is not None:
+                    import io
+
+                    buf = io.BytesIO(data)
+                    np.lib.format.read_magic(buf)
+                    _, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
+                    head = io.BytesIO()
+                    np.lib.format.write_array_header_1_0(
+                        head, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": fortran,
+                               "shape": header_shape})
+                    data = head.getvalue() + data[buf.tell():]
+                if payload is not None:
+                    data = payload
+            zf.writestr(info, data)
+    if file_size is not None:  # patch the central directory's uncompressed size of the member
+        raw = bytearray(npz.read_bytes())
+        at = raw.rfind(b"PK\x01\x02")
+        while at >= 0:
+            n = int.from_bytes(raw[at + 28:at + 30], "little")
+            if raw[at + 46:at + 46 + n] == (name + ".npy").encode():
+                raw[at + 24:at + 28] = file_size.to_bytes(4, "little")
+                break
+            at = raw.rfind(b"PK\x01\x02", 0, at)
+        npz.write_bytes(bytes(raw))
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=True)
+    return buf.getvalue()
+
+
+def _shard(change_kw):
+    return lambda root: _rewrite_member(root / "shards" / "000001.npz", **change_kw)
+
+
+DATASET_CASES = {
+    "manifest-missing-frames": (_without("frames"), "no 'frames' field"),
+    "manifest-missing-split": (_without("split"), "no 'split' field"),
+    "manifest-missing-latent-names": (_edit_manifest(lambda m: {**m, "latent": {"schema": "x"}}), "dyn_names"),
+    "manifest-version-string": (_set("version", "1"), "'version' is \"1\""),
+    "manifest-version-newer": (_set("version", 7), "newer than this vasa3d reads"),
+    "manifest-is-a-list": (lambda root: (root / "manifest.json").write_text(
+        json.dumps([json.loads((root / "manifest.json").read_text())])), "not a vasa3d dataset manifest"),
+    "manifest-width-string": (_set("width", "32"), "'width'"),
+    "manifest-width-huge": (_set("width", 10 ** 9), "'width'"),
+    "manifest-fps-nan": (_set("fps", float("nan")), "'fps' is NaN"),
+    "manifest-complete-string": (_set("complete", "yes"), "'complete'"),
+    "manifest-shards-wrong": (_set("shards", 2), "2 shards cannot hold 40 frames"),
+    "manifest-frames-more-than-shards": (_edit_manifest(lambda m: {**m, "frames": 48}), "is corrupt"),
+    "manifest-portrait-outside": (_set("portrait", "../p.png"), "'portrait' must be a file name"),
+    "split-past-the-end": (_edit_manifest(lambda m: {**m, "split": {**m["split"], "test": [[30, 900]]}}),
+                           "outside the 40 frames"),
+    "split-negative": (_edit_manifest(lambda m: {**m, "split": {**m["split"], "test": [[-5, 2]]}}),
+                       "outside the 40 frames"),
+    "split-not-pairs": (_edit_manifest(lambda m: {**m, "split": {**m["split"], "test": [3]}}), "outside"),
+    "shard-missing": (lambda root: (root / "shards" / "000002.npz").unlink(), "is missing"),
+    "shard-truncated": (lambda root: (root / "shards" / "000001.npz").write_bytes(
+        (root / "shards" / "000001.npz").read_bytes()[:5000]), "is corrupt"),
+    "shard-header-claims-a-billion-frames": (_shard({"name": "rgb", "header_shape": (10 ** 9, 32, 32, 3)}),
+                                             "claims shape (1000000000, 32, 32, 3)"),
+    "shard-header-claims-fewer-frames": (_shard({"name": "rgb", "header_shape": (8, 32, 32, 3)}), "claims shape"),
+    "shard-header-claims-huge-latents": (_shard({"name": "z_dyn", "header_shape": (16, 52 * 10 ** 8)}),
+                                         "claims shape"),
+    "shard-zip-claims-huge-member": (_shard({"name": "mask", "file_size": 4_000_000_000}), "claims"),
+    "shard-wrong-frame-size": (_shard({"name": "rgb", "payload": _npy(np.zeros((16, 16, 16, 3), np.uint8))}),
+                               "not uint8 (16, 32, 32, 3)"),
+    "shard-pickled-object": (_shard({"name": "index", "payload": _npy(np.array([None] * 16, object))}),
+                             "python objects"),
+    "plan-header-lies": (lambda root: _rewrite_member(root / "plan.npz", "K", header_shape=(10 ** 8, 3, 3)),
+                         "claims shape"),
+    "plan-missing": (lambda root: (root / "plan.npz").unlink(), "plan.npz is missing"),
+}
+
+
+#: every case through 'dataset preview'; these through 'train' and 'eval' as well (the same reader)
+THREE_COMMANDS = ["manifest-is-a-list", "manifest-version-string", "split-past-the-end",
+                  "shard-header-claims-a-billion-frames", "plan-header-lies"]
+
+
+@pytest.mark.parametrize("case, command", [(c, "preview") for c in sorted(DATASET_CASES)]
+                         + [(c, cmd) for c in THREE_COMMANDS for cmd in ("train", "eval")])
+def test_hostile_datasets(case, command, work, good_dataset, capsys):
+    change, expect = DATASET_CASES[case]
+    ds = work / "bad-ds"
+    shutil.copytree(good_dataset, ds)
+    change(ds)
+    argv = {"preview": ["dataset", "preview", ds, "-o", work / "sheet.png"],
+            "train": ["train", ds, "-o", work / "n.vasa3d", "--portrait", work / "p.png"],
+            "eval": ["eval", work / "a.vasa3d", ds, "-o", work / "report"]}[command]
+    assert_refused(argv, work, capsys, expect)
+
+
+def test_the_good_dataset_passes(work, good_dataset, capsys):
+    """The unedited dataset goes through the same checks (the cases above fail for their edit only)."""
+    shutil.copytree(good_dataset, work / "ds-ok")
+    assert main(["dataset", "preview", str(work / "ds-ok"), "-o", str(work / "sheet.png"), "--count", "4"]) == 0
+    assert (work / "sheet.png").stat().st_size > 0
+
+
+# ----------------------------------------------------------------------------------------------- diffusion models
+def _model_with(path: Path, change) -> None:
+    """A tiny audio-to-motion model file, its metadata and tensors passed through ``change``."""
+    from safetensors.torch import save_file
+
+    from vasa3d.motion.diffusion import DiffusionConfig, DiffusionModel
+
+    model = DiffusionModel(DiffusionConfig(d_model=16, layers=1, heads=2, sample_steps=2))
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": "vasa3d-audio2motion", "version": "2", "config": json.dumps(dataclasses.asdict(model.cfg))}
+    meta, tensors = change(meta, tensors)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def _config(**fields):
+    return lambda m, t: ({**m, "config": json.dumps({**json.loads(m["config"]), **fields})}, t)
+
+
+def _tensor(name, value):
+    return lambda m, t: (m, {**t, name: value} if value is not None else {k: v for k, v in t.items() if k != name})
+
+
+MODEL_CASES = {
+    "tensor-missing": (_tensor("net.out.weight", None), "missing: net.out.weight"),
+    "tensor-extra": (_tensor("net.extra", torch.zeros(3)), "unexpected: net.extra"),
+    "tensor-wrong-shape": (_tensor("net.out.weight", torch.zeros(59, 8)), "tensor net.out.weight is"),
+    "tensor-float64": (_tensor("motion_mean", torch.zeros(59, dtype=torch.float64)),
+                       "tensor motion_mean is F64"),
+    "tensor-nan": (_tensor("motion_std", torch.full((59,), float("nan"))), "NaN"),
+    "config-not-json": (lambda m, t: ({**m, "config": "{oops"}, t), "no readable model config"),
+    "config-missing": (lambda m, t: ({k: v for k, v in m.items() if k != "config"}, t), "no readable model config"),
+    "config-width-string": (_config(d_model="16"), "d_model"),
+    "config-unknown-field": (_config(dropout=0.1), "unknown model config field 'dropout'"),
+    "config-huge-width": (_config(d_model=8192, heads=2), "tensor"),
+    "config-width-too-big": (_config(d_model=10 ** 6), "d_model"),
+    "config-heads-do-not-divide": (_config(heads=3), "3 heads for width 16"),
+    "config-fps-bool": (_config(fps=True), "fps"),
+    "encoder-identity-garbage": (lambda m, t: ({**m, "speech_encoder": "[1, 2]"}, t), "speech-encoder identity"),
+    "format-wrong": (lambda m, t: ({**m, "format": "other"}, t), "not a vasa3d audio-to-motion model"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODEL_CASES))
+def test_hostile_diffusion_models(case, work, capsys):
+    change, expect = MODEL_CASES[case]
+    _model_with(work / "m.safetensors", change)
+    assert_refused(["speak", work / "a.vasa3d", work / "s.wav", "-o", work / "v.mp4", "--generator", "diffusion",
+                    "--diffusion-model", work / "m.safetensors"], work, capsys, expect)
+
+
+def test_a_diffusion_model_through_motion(work, capsys):
+    _model_with(work / "m.safetensors", _tensor("net.out.weight", None))
+    assert_refused(["motion", work / "s.wav", "-o", work / "m.npz", "--diffusion-model", work / "m.safetensors"],
+                   work, capsys, "missing: net.out.weight")
+    _model_with(work / "ok.safetensors", lambda m, t: (m, t))  # the unedited file loads
+    from vasa3d.motion.diffusion import DiffusionModel
+
+    assert DiffusionModel.load(work / "ok.safetensors").cfg.d_model == 16

@@ -300,7 +300,7 @@ def write_dataset(
             old = json.loads(manifest_path.read_text())
         except (OSError, ValueError):
             old = {}
-        if old.get("plan") != fingerprint:
+        if not isinstance(old, dict) or old.get("plan") != fingerprint:
             raise InputError(f"{root} already holds a different dataset; choose a new folder or delete it")
     else:
         stale = [p for p in (root / "shards").glob("*.npz")]
@@ -346,6 +346,121 @@ def _frames(counts):
         yield from range(n)
 
 
+# ---------------------------------------------------------------- checks (before anything is allocated)
+MAX_SIDE = 8192
+MAX_FRAMES = 10_000_000
+MAX_SHARD_BYTES = 4 << 30
+_DEFLATE_RATIO = 1100  # zlib cannot expand more than ~1032:1; a claim beyond that is a lie
+
+
+def _field(manifest: dict, key: str, kind: type | tuple, path: Path, lo=None, hi=None):
+    """``manifest[key]`` checked for type (``bool`` is not an ``int``) and range; one line naming the field."""
+    if key not in manifest:
+        raise InputError(f"{path} has no '{key}' field; rebuild the dataset")
+    value = manifest[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if ok and isinstance(value, float):
+        ok = math.isfinite(value)
+    if ok and lo is not None:
+        ok = lo <= value and (hi is None or value <= hi)
+    if not ok:
+        want = " or ".join(k.__name__ for k in kinds) + (f" within {lo}..{hi}" if lo is not None else "")
+        raise InputError(f"{path}: '{key}' is {json.dumps(value)[:40]}, not {want}; rebuild the dataset")
+    return value
+
+
+def check_manifest(manifest, path: Path) -> dict:
+    """Every field :class:`FrameDataset` uses, checked for type and range; returns the manifest."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InputError(f"{path} is not a vasa3d dataset manifest; build one with 'vasa3d synth'")
+    version = _field(manifest, "version", int, path, 1, None)
+    if version > VERSION:
+        raise InputError(f"{path.parent} has dataset format version {version}, newer than this vasa3d reads "
+                         f"({VERSION}); upgrade vasa3d")
+    _field(manifest, "complete", bool, path)
+    _field(manifest, "width", int, path, 1, MAX_SIDE)
+    _field(manifest, "height", int, path, 1, MAX_SIDE)
+    _field(manifest, "fps", (int, float), path, 1e-3, 1000)
+    frames = _field(manifest, "frames", int, path, 1, MAX_FRAMES)
+    shard_size = _field(manifest, "shard_size", int, path, 1, MAX_FRAMES)
+    shards = _field(manifest, "shards", int, path, 0, MAX_FRAMES)
+    if shards != math.ceil(frames / shard_size):
+        raise InputError(f"{path}: {shards} shards cannot hold {frames} frames of {shard_size}; rebuild the dataset")
+    if shard_size * manifest["width"] * manifest["height"] * 4 > MAX_SHARD_BYTES:
+        raise InputError(f"{path}: shards of {shard_size} frames at {manifest['width']}x{manifest['height']} are over "
+                         f"{MAX_SHARD_BYTES >> 30} GiB; rebuild the dataset with smaller shards")
+    latent = _field(manifest, "latent", dict, path)
+    for key in ("dyn_names", "pose_names"):
+        names = _field(latent, key, list, path)
+        if not names or len(names) > 4096 or not all(isinstance(n, str) for n in names):
+            raise InputError(f"{path}: latent '{key}' is not a list of names; rebuild the dataset")
+    _field(latent, "schema", str, path)
+    split = _field(manifest, "split", dict, path)
+    test = _field(split, "test", list, path)
+    for run in test:
+        if not (isinstance(run, list) and len(run) == 2 and all(type(v) is int for v in run)
+                and 0 <= run[0] < run[1] <= frames):
+            raise InputError(f"{path}: the test split names frames {json.dumps(run)[:40]}, outside the "
+                             f"{frames} frames; rebuild the dataset")
+    portrait = manifest.get("portrait")
+    if portrait is not None and (not isinstance(portrait, str) or Path(portrait).name != portrait):
+        raise InputError(f"{path}: 'portrait' must be a file name inside the dataset; rebuild the dataset")
+    return manifest
+
+
+def npz_layout(path: Path) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+    """Each array of an ``.npz`` as ``name -> (dtype, shape)``, read from the zip directory and the
+    ``.npy`` headers only, after checking every size they claim against the real file.
+
+    Raises ValueError (or ``zipfile.BadZipFile``) for a file whose sizes lie, which ``np.load`` would
+    otherwise believe and allocate.
+    """
+    size = path.stat().st_size
+    out: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if not name.endswith(".npy") or name[:-4] in out:
+                raise ValueError(f"unexpected member {name[:40]!r}")
+            if info.header_offset + info.compress_size > size:
+                raise ValueError(f"{name} reaches past the end of the file")
+            if info.compress_type == zipfile.ZIP_STORED:
+                if info.file_size != info.compress_size:
+                    raise ValueError(f"{name} claims {info.file_size} bytes but stores {info.compress_size}")
+            elif info.compress_type == zipfile.ZIP_DEFLATED:
+                if info.file_size > _DEFLATE_RATIO * info.compress_size + 1024:
+                    raise ValueError(f"{name} claims {info.file_size} bytes from {info.compress_size} compressed")
+            else:
+                raise ValueError(f"{name} uses an unsupported compression")
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"{name} has .npy version {version}")
+                header = f.tell()
+            if dtype.hasobject:
+                raise ValueError(f"{name} holds Python objects")
+            claimed = math.prod(shape) * dtype.itemsize
+            if header + claimed != info.file_size:
+                raise ValueError(f"{name} claims shape {shape} ({claimed} bytes) but holds {info.file_size - header}")
+            out[name[:-4]] = (dtype, tuple(shape))
+    return out
+
+
+def _expect_layout(path: Path, want: dict[str, tuple[np.dtype, tuple[int, ...]]]) -> None:
+    """Raise ValueError unless ``path`` holds exactly the arrays ``want`` names, with those dtypes and shapes."""
+    got = npz_layout(path)
+    if set(got) != set(want):
+        raise ValueError(f"arrays {sorted(got)} instead of {sorted(want)}")
+    for name, (dtype, shape) in want.items():
+        if got[name][0] != dtype or got[name][1] != shape:
+            raise ValueError(f"{name} is {got[name][0]} {got[name][1]}, not {np.dtype(dtype)} {shape}")
+
+
 # ---------------------------------------------------------------- reader
 class FrameDataset:
     """Read a dataset folder written by :func:`write_dataset`.
@@ -369,21 +484,18 @@ class FrameDataset:
             manifest = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"{path} is corrupt ({exc}); rebuild the dataset") from None
-        if manifest.get("format") != FORMAT:
-            raise InputError(f"{path} is not a vasa3d dataset manifest; build one with 'vasa3d synth'")
-        if int(manifest.get("version", -1)) > VERSION:
-            raise InputError(f"{self.root} has dataset format version {manifest.get('version')}, newer than this "
-                             f"vasa3d reads ({VERSION}); upgrade vasa3d")
-        if not manifest.get("complete") and not allow_incomplete:
+        check_manifest(manifest, path)
+        if not manifest["complete"] and not allow_incomplete:
             have = len(list((self.root / "shards").glob("*.npz")))
-            raise InputError(f"{self.root} is incomplete ({have} of {manifest.get('shards')} shards); rerun the "
+            raise InputError(f"{self.root} is incomplete ({have} of {manifest['shards']} shards); rerun the "
                              "command that built it to finish")
         self.manifest: dict = manifest
-        self.width = int(manifest["width"])
-        self.height = int(manifest["height"])
+        self.width = manifest["width"]
+        self.height = manifest["height"]
         self.fps = float(manifest["fps"])
-        self.shard_size = int(manifest["shard_size"])
-        self._n = int(manifest["frames"])
+        self.shard_size = manifest["shard_size"]
+        self._n = manifest["frames"]
+        self._check_files(allow_incomplete)
         test = np.concatenate([np.arange(a, b) for a, b in manifest["split"]["test"]] or [np.zeros(0)])
         self.test_indices: np.ndarray = test.astype(np.int64)
         keep = np.ones(self._n, bool)
@@ -397,6 +509,36 @@ class FrameDataset:
 
     def __len__(self) -> int:
         return self._n
+
+    def _layout(self, n: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+        """The arrays of ``n`` frames' latents and cameras, as ``plan.npz`` and every shard hold them."""
+        f4 = np.dtype(np.float32)
+        lat = self.manifest["latent"]
+        return {"z_dyn": (f4, (n, len(lat["dyn_names"]))), "z_pose": (f4, (n, len(lat["pose_names"]))),
+                "K": (f4, (n, 3, 3)), "world_to_cam": (f4, (n, 4, 4))}
+
+    def _check_files(self, allow_incomplete: bool) -> None:
+        """Every size that ``plan.npz`` and the shards claim, against the manifest and the real files (no
+        array is read), so that a lying header is one line before any work rather than a huge allocation."""
+        u1, H, W = np.dtype(np.uint8), self.height, self.width
+        files = [(self.root / "plan.npz", self._layout(self._n))]
+        for s in range(self.manifest["shards"]):
+            path = self.root / "shards" / f"{s:06d}.npz"
+            if not path.exists():
+                if allow_incomplete:
+                    continue
+                raise InputError(f"{path} is missing; rerun the command that built {self.root} to finish it")
+            n = min(self.shard_size, self._n - s * self.shard_size)
+            files.append((path, {**self._layout(n), "rgb": (u1, (n, H, W, 3)), "mask": (u1, (n, H, W)),
+                                 "index": (np.dtype(np.int64), (n,))}))
+        for path, want in files:
+            try:
+                _expect_layout(path, want)
+            except FileNotFoundError:
+                raise InputError(f"{path} is missing; rebuild the dataset") from None
+            except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+                raise InputError(f"{path} is corrupt ({exc}); delete it and rerun the command that built "
+                                 f"{self.root}") from None
 
     def _shard(self, s: int) -> dict[str, np.ndarray]:
         if s in self._cache:

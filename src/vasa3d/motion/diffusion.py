@@ -213,7 +213,12 @@ class DiffusionModel(nn.Module):
 
     @classmethod
     def load(cls, path) -> "DiffusionModel":
-        """Read a file written by :meth:`save` (safetensors: nothing is unpickled)."""
+        """Read a file written by :meth:`save` (safetensors: nothing is unpickled).
+
+        The config in the metadata is checked field by field, and every tensor's name, dtype and shape
+        against the network that config builds (made on the meta device, so nothing is allocated), before
+        any weight is read: a file with wrong or missing tensors is one line.
+        """
         import os
 
         from safetensors import safe_open
@@ -227,20 +232,89 @@ class DiffusionModel(nn.Module):
                     raise InputError(f"{path} is not a vasa3d audio-to-motion model")
                 if meta.get("version", "1") not in ("1", "2"):
                     raise InputError(f"{path} is an audio-to-motion model of a newer format "
-                                     f"({meta['version']}); update vasa3d")
-                cfg = DiffusionConfig(**json.loads(meta["config"]))
-                encoder = EncoderIdentity.from_json(meta["speech_encoder"]) if "speech_encoder" in meta else None
+                                     f"({str(meta['version'])[:20]}); update vasa3d")
+                cfg = _config_from_json(meta.get("config"), path)
+                encoder = _encoder_from_json(meta["speech_encoder"], path) if "speech_encoder" in meta else None
                 if cfg.features == "wav2vec2" and encoder is None:
                     raise InputError(f"{path} is a wav2vec2-feature model without its encoder's identity; retrain it")
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
+                with torch.device("meta"):
+                    want = {k: (v.dtype, tuple(v.shape)) for k, v in cls(cfg, encoder).state_dict().items()}
+                have = {k: f.get_slice(k) for k in f.keys()}
+                missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+                if missing or extra:
+                    names = ", ".join((missing or extra)[:3])
+                    raise InputError(f"{path} does not hold the tensors its config needs "
+                                     f"({'missing' if missing else 'unexpected'}: {names}); retrain it")
+                for k, (dtype, shape) in want.items():
+                    if have[k].get_dtype() != "F32" or tuple(have[k].get_shape()) != shape:
+                        raise InputError(f"{path}: tensor {k} is {have[k].get_dtype()} {list(have[k].get_shape())}, "
+                                         f"not F32 {list(shape)}; retrain it")
+                tensors = {k: f.get_tensor(k) for k in want}
         except InputError:
             raise
         except Exception as exc:  # safetensors raises several kinds for a damaged file
             raise InputError(f"{path} is not a readable audio-to-motion model ({exc.__class__.__name__})") from None
+        bad = [k for k, v in tensors.items() if not bool(torch.isfinite(v).all())]
+        if bad:
+            raise InputError(f"{path}: tensor {bad[0]} holds NaN or infinite values; retrain it")
         model = cls(cfg, encoder)
         model.load_state_dict(tensors)
         model.eval()
         return model
+
+
+#: the config fields a model file may set, and their ranges (the network is built from them)
+_CONFIG_RANGES = {"window": (1, 256), "context": (0, 1024), "audio_ahead": (0, 256), "d_model": (1, 8192),
+                  "layers": (1, 256), "heads": (1, 256), "train_steps": (1, 100_000), "sample_steps": (1, 100_000),
+                  "cfg_scale": (0.0, 100.0), "p_uncond": (0.0, 1.0), "fps": (1.0, 240.0),
+                  "speech_context_s": (0.1, 10.0)}
+
+
+def _config_from_json(text, path) -> DiffusionConfig:
+    """The model file's :class:`DiffusionConfig`, every field checked for type and range."""
+    try:
+        raw = json.loads(text)
+    except (TypeError, ValueError):
+        raw = None
+    if not isinstance(raw, dict):
+        raise InputError(f"{path} has no readable model config; retrain it")
+    fields = {f.name: f for f in DiffusionConfig.__dataclass_fields__.values()}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise InputError(f"{path}: unknown model config field {unknown[0][:40]!r}; update vasa3d or retrain it")
+    for key, value in raw.items():
+        default = getattr(DiffusionConfig, key)
+        if isinstance(default, str):
+            ok = isinstance(value, str) and len(value) < 100
+        elif isinstance(default, int):
+            ok = type(value) is int
+        else:
+            ok = type(value) in (int, float) and math.isfinite(value)
+        lo, hi = _CONFIG_RANGES.get(key, (None, None))
+        if ok and lo is not None:
+            ok = lo <= value <= hi
+        if not ok:
+            raise InputError(f"{path}: model config field {key} is {json.dumps(value)[:40]}; retrain it")
+    cfg = DiffusionConfig(**raw).validate()
+    if cfg.d_model % cfg.heads or cfg.sample_steps > cfg.train_steps:
+        raise InputError(f"{path}: model config has {cfg.heads} heads for width {cfg.d_model} and "
+                         f"{cfg.sample_steps} of {cfg.train_steps} steps; retrain it")
+    return cfg
+
+
+def _encoder_from_json(text, path) -> EncoderIdentity:
+    """The speech-encoder identity stored in a model file, with its fields checked."""
+    try:
+        raw = json.loads(text)
+        identity = EncoderIdentity(**raw)
+    except (TypeError, ValueError):
+        raise InputError(f"{path} has an unreadable speech-encoder identity; retrain it") from None
+    if not (type(identity.hidden_size) is int and 1 <= identity.hidden_size <= 8192
+            and type(identity.num_layers) is int and 1 <= identity.num_layers <= 1024
+            and all(isinstance(v, str) for v in (identity.model_type, identity.config_sha256,
+                                                 identity.weights_sha256))):
+        raise InputError(f"{path} has an unreadable speech-encoder identity; retrain it")
+    return identity
 
 
 def feature_tag(cfg: DiffusionConfig, encoder: EncoderIdentity | None) -> str:
