@@ -44,7 +44,7 @@ from .speech import PlayedAudio, SpeechTimeline, check_chunk
 GENERATOR_LOOKAHEAD_S = 0.1
 #: after barge-in the mouth is held at rest until the generator's own output has settled
 _GATE_HOLD_S = 0.3
-_TICK_S = 0.01
+_TICK_S = 0.005
 
 
 @dataclass
@@ -166,7 +166,8 @@ class LiveSession:
         self._done: dict[int, tuple] = {}
         self._skipped: set[int] = set()
         self._done_cv = threading.Condition()
-        self._out: queue.Queue = queue.Queue(maxsize=8 if realtime else 2)
+        # a reader may fall up to 2 s behind before the oldest frames are thrown away (counted as overflow)
+        self._out: queue.Queue = queue.Queue(maxsize=int(2 * cfg.fps))
         self._probes: deque[tuple[int, float]] = deque()
         self._latency: deque[float] = deque(maxlen=300)
         self._stage: dict[str, deque] = {k: deque(maxlen=50) for k in ("motion", "deform", "render", "convert")}
@@ -378,6 +379,7 @@ class LiveSession:
             "frames": self._counts["frames"],
             "dropped": self._counts["dropped"],
             "late": self._counts["late"],
+            "overflow": self._counts["overflow"],
             "stage_ms": {k: (float(np.median(v)) * 1000.0 if v else 0.0) for k, v in self._stage.items()},
             "latency_ms": {"median": float(np.median(lat)) if lat is not None else None,
                            "p95": float(np.percentile(lat, 95)) if lat is not None else None},
@@ -422,7 +424,10 @@ class LiveSession:
     def _motion_loop(self) -> None:
         while True:
             self._check_stop()
-            for item in self._motion_step(int((time.monotonic() - self._t0) * self.rate)):
+            now = int((time.monotonic() - self._t0) * self.rate)
+            # the generator costs a fixed overhead per call: feed it half a frame at a time (20 ms at 25 fps)
+            target = now - (now - self._consumed) % (self.spf // 2)
+            for item in self._motion_step(target):
                 try:
                     self._latents.put_nowait(item)
                 except queue.Full:  # the deform thread is far behind: this frame is dropped
