@@ -26,6 +26,7 @@ from torch import Tensor
 from . import _kernels as K
 from . import _project_kernel as PK
 from .camera import Camera
+from .kernel_cache import announce_compile
 from .projection import ALPHA_MIN, project
 from .types import Gaussians, RenderOutput
 
@@ -150,6 +151,20 @@ class _CompositeOnly(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------- the backend
+def _announce_compile(needs_grad: bool, antialiased: bool) -> None:
+    """One line before the kernels this call needs compile from scratch (the first run after an install)."""
+    composite = (K.bin_records, K.composite_forward)
+    gradient = (K.composite_backward, K.reduce_entries)
+    projection = (PK.project_records, PK.sorted_records)
+    if not needs_grad:
+        announce_compile("the CPU rasterizer kernels", projection + composite, "about a minute")
+    elif antialiased:  # PyTorch projects, numba composites
+        announce_compile("the CPU rasterizer kernels", composite + gradient, "one to two minutes")
+    else:
+        announce_compile("the CPU rasterizer kernels", projection + composite + gradient + (PK.project_backward,),
+                         "one to three minutes")
+
+
 def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, background: Tensor,
            sh_degree: int | None, eps2d: float, near_plane: float, antialiased: bool) -> RenderOutput:
     """Render a batch of cameras (see :func:`vasa3d.render.rasterize` for the arguments).
@@ -166,6 +181,7 @@ def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, backg
         any(t.requires_grad for t in gaussians.tensors()) or background.requires_grad
     )
     degree = _degree(gaussians, sh_degree)
+    _announce_compile(needs_grad, antialiased)
     colors, alphas, depths = [], [], []
     for i in range(len(cameras)):
         if needs_grad and antialiased:
