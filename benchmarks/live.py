@@ -198,7 +198,7 @@ def run_long(avatar, size: int, seconds: float, args) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--avatar", required=True, help="a .vasa3d file (the issue: the astronaut, --preset cpu-quick)")
-    p.add_argument("--sizes", type=int, nargs="+", default=[256, 384, 512])
+    p.add_argument("--sizes", type=int, nargs="*", default=[256, 384, 512])
     p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run (after 3 s of warm-up)")
     p.add_argument("--long", type=float, default=0.0, help="also run one session this long (s) at 384 px")
     p.add_argument("--no-controls", action="store_true")
