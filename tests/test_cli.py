@@ -46,3 +46,26 @@ def test_command_word_skips_top_level_options():
     assert cli.command_word(["-q", "speak", "a", "b"]) == "speak"
     assert cli.command_word(["--help"]) is None
     assert cli.command_word([]) is None
+
+
+def test_sigterm_ends_a_forked_worker_quietly_and_interrupts_the_main_process():
+    code = """
+import os, signal, sys, time
+from vasa3d.cli import _terminate_as_interrupt
+_terminate_as_interrupt()
+child = os.fork()
+if child == 0:
+    time.sleep(30)
+    os._exit(0)
+time.sleep(0.5)
+os.kill(child, signal.SIGTERM)
+print("child", os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+except KeyboardInterrupt:
+    print("main interrupted")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split("\n")[:2] == ["child 143", "main interrupted"]
+    assert "Traceback" not in out.stderr

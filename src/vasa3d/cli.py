@@ -118,11 +118,19 @@ def show_messages(quiet: bool = False) -> None:
 
 
 def _terminate_as_interrupt() -> None:
-    """``kill`` (SIGTERM) cleans up like Ctrl-C: temporary files are removed on the way out."""
+    """``kill`` (SIGTERM) cleans up like Ctrl-C: temporary files are removed on the way out.
+
+    Only in this process: a forked worker inherits the handler, and ``Pool.terminate()`` ends its
+    workers with SIGTERM, which must end them quietly rather than print a KeyboardInterrupt traceback.
+    """
     import signal
     import threading
 
+    main_pid = os.getpid()
+
     def interrupt(signum, frame):
+        if os.getpid() != main_pid:
+            os._exit(128 + signum)
         raise KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():
