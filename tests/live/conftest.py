@@ -24,7 +24,7 @@ def _avatar(fit, tmp_path_factory, n):
 
 
 @pytest.fixture(scope="session")
-def astronaut_avatar(astronaut_fit, tmp_path_factory):
+def astronaut_20k(astronaut_fit, tmp_path_factory):
     """An untrained avatar of the astronaut, 20,000 Gaussians as cpu-quick makes: its base deformation
     already opens the mouth and turns the head, which is what the lip-sync test measures."""
     return _avatar(astronaut_fit, tmp_path_factory, 20000)

@@ -60,20 +60,20 @@ def _r(gaps, loud):
     return np.corrcoef(gaps[ok], loud[ok])[0, 1], ok
 
 
-def test_lip_sync_live_matches_offline(astronaut_avatar, tmp_path):
+def test_lip_sync_live_matches_offline(astronaut_20k, tmp_path):
     from vasa3d.io import read_video_frames
     from vasa3d.pipeline import SpeakConfig, speak
 
     x = _speech_with_pause()
     wav = tmp_path / "speech.wav"
     sf.write(wav, x, SR)
-    video = speak(astronaut_avatar, wav, tmp_path / "offline.mp4", SpeakConfig(size=256), quiet=True)
+    video = speak(astronaut_20k, wav, tmp_path / "offline.mp4", SpeakConfig(size=256), quiet=True)
     off_frames, _ = read_video_frames(video)
     spf = SR // 25
     off_loud = _rms([x[i * spf:(i + 1) * spf] for i in range(len(off_frames))])
     r_off, _ = _r(_lip_gaps(off_frames), off_loud)
 
-    session = _session(astronaut_avatar, size=256)
+    session = _session(astronaut_20k, size=256)
     try:
         lead = _read(session, 10)  # the avatar idles first; speech then starts at "now"
         for i in range(0, len(x), 320):  # 20 ms chunks, as a microphone sends them
