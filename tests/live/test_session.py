@@ -219,3 +219,24 @@ def test_bad_input_is_refused_and_the_session_goes_on(small_avatar, bad):
         assert session.controls.yaw == 0.0 and session.controls.distance == 1.0
     finally:
         session.close()
+
+
+def test_backgrounds_colour_and_image(small_avatar, tmp_path):
+    from PIL import Image
+
+    picture = np.zeros((40, 60, 3), np.uint8)
+    picture[:, :, 1] = 200  # green
+    picture[:20, :, 0] = 180  # top half yellowish
+    Image.fromarray(picture).save(tmp_path / "bg.png")
+    for spec, corner in (("white", (255, 255, 255)), ("#1e90ff", (30, 144, 255)),
+                         (str(tmp_path / "bg.png"), (180, 200, 0))):
+        session = _session(small_avatar, size=48, background=spec)
+        try:
+            image = _read(session, 2)[-1].image
+        finally:
+            session.close()
+        assert np.abs(image[1, 1].astype(int) - corner).max() <= 2, (spec, image[1, 1])
+    assert np.abs(image[-2, 1].astype(int) - (0, 200, 0)).max() <= 2  # the picture's bottom half
+    for spec in ("portrait", "transparent", "no-such-file.png"):
+        with pytest.raises(InputError):
+            LiveConfig(background=spec).validate()

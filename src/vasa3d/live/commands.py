@@ -38,6 +38,8 @@ def register(sub) -> None:
     p.add_argument("--distance", type=float, default=1.0, help="camera distance, 1 = the portrait's (default: 1)")
     p.add_argument("--emotion", default="neutral", choices=["neutral", "happy", "sad", "angry", "surprised"],
                    help="emotion (default: neutral)")
+    p.add_argument("--background", default="", metavar="BG",
+                   help="black, white, #RRGGBB or an image file behind the head (default: the avatar's own)")
     p.add_argument("--voice", default="female", choices=["male", "female"], help="voice of --text (default: female)")
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "torch", "gsplat"],
                    help="rasterizer (default: auto)")
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     yaw, pitch = _camera(args.camera)
     controls = LiveControls(yaw=yaw, pitch=pitch, distance=args.distance, emotion=args.emotion,
                             size=args.size).validated()
-    config = LiveConfig(size=args.size, backend=args.backend, precision=args.precision, voice=args.voice).validate()
+    config = LiveConfig(size=args.size, backend=args.backend, precision=args.precision, voice=args.voice,
+                        background=args.background).validate()
     recorder = None
     if args.output:
         from vasa3d.io.paths import check_output_path

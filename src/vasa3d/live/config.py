@@ -57,8 +57,8 @@ class LiveConfig:
     """Longest audio chunk push_audio takes at once (longer ones are refused: push in pieces)."""
     max_queued_s: float = 600.0
     """Most speech that may wait to be spoken (push_audio and say refuse more)."""
-    background: tuple[float, float, float] | None = None
-    """Background colour (RGB in 0-1); None: the avatar's own."""
+    background: str = ""
+    """black, white, #RRGGBB or an image file behind the head; empty: the avatar's own (black)."""
 
     def validate(self) -> "LiveConfig":
         if not isinstance(self.size, int) or not 16 <= self.size <= 1024:
@@ -86,11 +86,12 @@ class LiveConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise InputError(f"{name} must be a finite number >= 0, got {v!r}")
-        if self.background is not None:
-            bg = tuple(float(c) for c in self.background)
-            if len(bg) != 3 or not all(math.isfinite(c) and 0 <= c <= 1 for c in bg):
-                raise InputError(f"background must be three numbers in 0-1, got {self.background!r}")
-            self.background = bg  # type: ignore[assignment]
+        if self.background:
+            from vasa3d.render.composite import parse_background
+
+            if parse_background(self.background).kind in ("portrait", "transparent"):
+                raise InputError(f"a live session takes black, white, #RRGGBB or an image as background, not "
+                                 f"{self.background!r}")
         return self
 
     @property

@@ -126,7 +126,18 @@ class LiveSession:
         self.precision = self.frozen.precision
         self.base_camera = avatar.camera
         self.target = avatar.head_center.detach().cpu().reshape(3)
-        bg = cfg.background if cfg.background is not None else avatar.background.detach().cpu().tolist()
+        self._bg_spec = None
+        self._bg_images: dict[int, np.ndarray] = {}
+        bg = avatar.background.detach().cpu().tolist()
+        if cfg.background:
+            from vasa3d.render.composite import parse_background
+
+            self._bg_spec = parse_background(cfg.background)
+            if self._bg_spec.kind == "colour":
+                bg = list(self._bg_spec.colour)
+            else:  # an image: render over black, then lay the head over the picture
+                bg = [0.0, 0.0, 0.0]
+                self._background_image(cfg.size)  # a bad image fails here, before the session starts
         self.background = torch.tensor(bg, dtype=torch.float32, device=device)
         self.controls = (controls or LiveControls(size=cfg.size)).validated()
         self.rate = cfg.sample_rate
@@ -537,7 +548,12 @@ class LiveSession:
         out = rasterize(gaussians, self._camera(controls, size), size, size, background=self.background,
                         backend=self.config.backend)
         t1 = time.perf_counter()
-        image = (out.color[0].clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+        if self._bg_spec is not None and self._bg_spec.kind == "image":
+            from vasa3d.render.composite import composite
+
+            image = composite(out.color[0].cpu().numpy(), out.alpha[0].cpu().numpy(), self._background_image(size))
+        else:
+            image = (out.color[0].clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
         if size != controls.size:
             import cv2
 
@@ -546,6 +562,17 @@ class LiveSession:
         self._stage["convert"].append(time.perf_counter() - t1)
         self._ready_lag.append(time.monotonic() - self._t0 - k / self.config.fps)
         return ("image", image, z_dyn, z_pose, size)
+
+    def _background_image(self, size: int) -> np.ndarray:
+        """The background picture at ``size`` pixels (float ``(S, S, 3)``), cached per size."""
+        image = self._bg_images.get(size)
+        if image is None:
+            from vasa3d.render.composite import load_background_image
+
+            if len(self._bg_images) > 8:
+                self._bg_images.clear()
+            image = self._bg_images[size] = load_background_image(self._bg_spec.path, size)
+        return image
 
     def _render_loop(self) -> None:
         if self.config.render_threads:
