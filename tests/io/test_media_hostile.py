@@ -131,3 +131,63 @@ def test_alpha_is_composited_over_white(tmp_path):
     la = np.stack([np.full((8, 8), 50, np.uint8), np.zeros((8, 8), np.uint8)], -1)
     Image.fromarray(la, "LA").save(tmp_path / "la.png")
     assert (load_image(tmp_path / "la.png") == 255).all()
+
+
+def _mp4_with_aac(path, seconds=8.0, rate=44100):
+    """A small H.264/MPEG-4 video with an AAC track of a tone: about 43 audio packets a second."""
+    t = np.arange(int(seconds * rate)) / rate
+    y = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=25)
+        video.width = video.height = 64
+        video.pix_fmt = "yuv420p"
+        audio = out.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        for i in range(int(seconds * 25)):
+            for packet in video.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), i, np.uint8), format="rgb24")):
+                out.mux(packet)
+        for i in range(0, len(y), 1024):
+            frame = av.AudioFrame.from_ndarray(y[None, i:i + 1024], format="flt", layout="mono")
+            frame.sample_rate, frame.pts = rate, i
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    with av.open(str(path)) as container:
+        return [(p.pos, p.size) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+@pytest.mark.parametrize("damage", ["random", "zeros", "ones"])
+def test_one_corrupt_aac_packet_in_a_video_is_skipped_with_a_warning(tmp_path, caplog, damage):
+    """Players skip a damaged packet; so does vasa3d (a packet of 0xFF bytes fails in avcodec_send_packet
+    with an 'undefined' error rather than 'invalid data')."""
+    packets = _mp4_with_aac(tmp_path / "v.mp4")
+    assert len(packets) > 300
+    data = bytearray((tmp_path / "v.mp4").read_bytes())
+    pos, size = packets[len(packets) // 2]
+    data[pos:pos + size] = {"random": np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes(),
+                            "zeros": bytes(size), "ones": b"\xff" * size}[damage]
+    (tmp_path / "c.mp4").write_bytes(bytes(data))
+    whole, _ = load_audio(tmp_path / "v.mp4")
+    damaged, _ = load_audio(tmp_path / "c.mp4")
+    assert abs(len(damaged) - len(whole)) <= 2048 * SR // 44100 + 1  # at most one packet's samples short
+    assert any("skipped 1 corrupt audio packet(s) of" in r.getMessage() for r in caplog.records)
+    assert np.abs(damaged[: SR * 3] - whole[: SR * 3]).max() < 1e-6  # the audio before the packet is intact
+
+
+def test_a_video_with_one_corrupt_aac_packet_through_the_command_line(tmp_path, capsys):
+    from vasa3d.cli import main
+
+    packets = _mp4_with_aac(tmp_path / "v.mp4")
+    data = bytearray((tmp_path / "v.mp4").read_bytes())
+    pos, size = packets[len(packets) // 3]
+    data[pos:pos + size] = b"\xff" * size
+    (tmp_path / "c.mp4").write_bytes(bytes(data))
+    code = main(["motion", str(tmp_path / "c.mp4"), "-o", str(tmp_path / "m.npz"), "--generator", "loudness"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "skipped 1 corrupt audio packet(s)" in err and "error" not in err
+    from vasa3d.motion.latent import MotionLatent
+
+    assert len(MotionLatent.load(tmp_path / "m.npz")) == pytest.approx(8 * 25, abs=2)

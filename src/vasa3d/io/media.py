@@ -202,7 +202,11 @@ def iter_audio(path: str | os.PathLike, sr: int = 16000, chunk_seconds: float = 
                     try:
                         frames = packet.decode()
                         good += 1
-                    except (av.error.InvalidDataError, av.error.PatchWelcomeError, ValueError):
+                    except (av.error.FFmpegError, ValueError) as exc:
+                        # a damaged packet fails in many ways (an AAC packet of 0xFF bytes: an
+                        # "undefined" error from avcodec_send_packet); players skip it, and so do we
+                        if isinstance(exc, MemoryError):
+                            raise
                         bad += 1
                         continue
                 for frame in frames:
