@@ -8,10 +8,12 @@ succeeds, so an interrupted run picks up where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -138,6 +140,7 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
            "seed": config.seed, "iterations": train_cfg.iterations, "resolution": train_cfg.resolution}
     work = output.with_name(output.name + ".work")
     with FolderLock(work, "work folder"):  # a second run on the same output stops here
+        remove_leftovers(output)
         check_work_record(work, run)
         make_motion = {"random": random_motion, "talking": talking_motion, "mixed": mixed_motion}[kind]
         motion = make_motion(frames, seed=config.seed)
@@ -153,8 +156,35 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
         avatar.portrait = portrait_tensors(image, analysis)  # for --background portrait
         save_avatar(output, avatar)
         if not config.keep_work:
-            shutil.rmtree(work, ignore_errors=True)
+            discard_folder(work)
     return output
+
+
+def discard_folder(folder: Path) -> None:
+    """Delete ``folder`` so that a kill at any moment leaves it whole or gone: it is first renamed
+    (atomically) to ``.NAME.deleting-XXXXXXXX`` beside it, which :func:`remove_leftovers` finishes off."""
+    import tempfile
+
+    trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.deleting-", dir=folder.parent))
+    os.replace(folder, trash)  # an empty folder is replaced by a rename
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def remove_leftovers(output: Path) -> None:
+    """Remove what a killed ``create`` on ``output`` can leave beside it: a half-written temporary avatar
+    (``atomic_output``'s ``.NAME.XXXXXXXX.part.vasa3d``) and a work folder it was deleting.
+    Called with the work folder locked, so no other ``create`` on ``output`` is running."""
+    import re
+
+    name = re.escape(output.name)  # not a glob: the output's name may hold glob characters
+    trash = re.compile(rf"\.{name}\.work\.deleting-[a-z0-9_]{{8}}")
+    temp = re.compile(rf"\.{name}\.[a-z0-9_]{{8}}\.part{re.escape(output.suffix)}")  # mkstemp's 8 characters
+    for p in output.parent.iterdir():
+        if trash.fullmatch(p.name) and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        elif temp.fullmatch(p.name) and p.is_file() and not p.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
 
 
 def image_digest(image: np.ndarray) -> str:

@@ -215,7 +215,16 @@ FrameSource = Callable[[int], tuple[np.ndarray, np.ndarray]]
 _WORKER: dict = {}  # per worker process: the frame source and plan, inherited through fork
 
 
+def _exit_quietly(signum, frame) -> None:
+    raise SystemExit(1)  # unwinds (a shard's temporary file is removed) without a traceback
+
+
 def _worker_init(source: FrameSource, plan: DatasetPlan, root: Path) -> None:
+    import signal
+
+    # the pool ends its workers with SIGTERM, which the command line's handler (inherited through fork)
+    # would turn into a KeyboardInterrupt traceback from every idle worker at the end of each build
+    signal.signal(signal.SIGTERM, _exit_quietly)
     torch.set_num_threads(1)
     _WORKER.update(source=source, plan=plan, root=root)
 
