@@ -172,11 +172,12 @@ def dataset_from_video(video, root, seed: int = 0, size: int = 512, max_frames: 
                        quiet: bool = False) -> FrameDataset:
     """A dataset from a real talking video of the person: real frames, tracked latents.
 
-    The first frame is analysed like a portrait (largest face, refusal of tiny or
-    profile faces) and fixes one square crop for the whole video; the video is
-    tracked (:func:`vasa3d.face.track_video_detailed`) and the tracker's camera is
-    carried into the crop.  Frames where the tracker found no face are left out;
-    a video where most frames have none is refused.
+    The video is tracked (:func:`vasa3d.face.track_video_detailed`), which follows
+    the first face it finds through cuts and other faces; the first frame with
+    that face is analysed like a portrait (refusal of tiny or profile faces) and
+    fixes one square crop for the whole video, and the tracker's camera is carried
+    into the crop.  Frames without the person (black, a cut to someone else) are
+    left out; a video where most frames have none is refused.
     """
     from vasa3d.face import analyze_portrait, track_video_detailed
     from vasa3d.face.detectors import segmenter
@@ -187,13 +188,16 @@ def dataset_from_video(video, root, seed: int = 0, size: int = 512, max_frames: 
     if not info["video"] or info["video"]["frames"] == 0:
         raise InputError(f"{path} has no video frames; it may be corrupt")
     reader = _VideoReader(path)
+    # the person is the first confident face (videos open on black, titles or someone else), followed
+    # through cuts and other faces by the tracker; the crop is fixed on that first frame of theirs
+    tracked = track_video_detailed(path, quiet=quiet)
+    first = int(np.argmax(tracked.found))
     try:
-        analysis = analyze_portrait(reader(0), size=size)
+        analysis = analyze_portrait(reader(first), size=size)
     except FaceNotFoundError as exc:
-        raise FaceNotFoundError(f"first frame of {path.name}: {exc}") from None
+        raise FaceNotFoundError(f"frame {first} of {path.name} (the first with a face): {exc}") from None
     for w in analysis.warnings:
         print(f"note: {w}", file=sys.stderr)
-    tracked = track_video_detailed(path, quiet=quiet)
     n_total = len(tracked.found) if not max_frames else min(max_frames, len(tracked.found))
     keep = np.nonzero(tracked.found[:n_total])[0]
     if len(keep) < max(1, n_total // 2):

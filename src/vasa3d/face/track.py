@@ -3,7 +3,10 @@
 Per frame: mediapipe's face mesh in tracking mode gives 478 landmarks; a
 few damped Gauss-Newton steps, warm-started from the previous frame, fit the
 head's pose and 52 ARKit weights to them with the identity and camera held
-fixed (both fitted once, on the first frame with a face).  Afterwards the
+fixed (both fitted once, on the first frame with a face).  That first face is
+the person followed: in later frames, among up to four faces, the one whose
+landmark shape matches it and that lies nearest the last position
+(:class:`PersonFollower`); frames showing only someone else count as no face.  Afterwards the
 parameter tracks are smoothed in time with a zero-phase Gaussian.
 
 The pose is expressed for a camera straight in front of the head (on +z,
@@ -26,7 +29,7 @@ from scipy.ndimage import gaussian_filter1d
 from vasa3d.errors import FaceNotFoundError, InputError
 from vasa3d.face import detectors
 from vasa3d.face import landmarks as L
-from vasa3d.face.portrait import _largest_mesh
+from vasa3d.face.portrait import _mesh_to_array
 from vasa3d.motion.latent import MotionLatent
 from vasa3d.render.camera import Camera
 
@@ -103,6 +106,68 @@ def read_video(path: str | os.PathLike) -> tuple[Iterator[np.ndarray], float, in
     return frames(), fps, count
 
 
+#: stable points for telling people apart (face oval, brows, eye corners, nose, mouth corners): the shape
+#: of these after removing position, size and in-plane rotation differs between people more than
+#: between one person's frames
+_IDENTITY_POINTS = np.array([10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+                             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67,
+                             109, 70, 105, 107, 336, 334, 300, 33, 133, 362, 263, 1, 4, 98, 327, 168, 61, 291])
+SAME_PERSON = 0.08
+"""Largest landmark-shape distance (:func:`shape_distance`, in face sizes) still taken for the tracked person."""
+
+
+def _normalised_shape(lm: np.ndarray) -> np.ndarray:
+    """``(K, 2)`` identity points centred, scaled to unit RMS size."""
+    pts = lm[_IDENTITY_POINTS, :2].astype(np.float64)
+    pts = pts - pts.mean(0)
+    return pts / max(np.sqrt((pts ** 2).sum(1).mean()), 1e-9)
+
+
+def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """RMS distance between two faces' identity points after the best similarity transform (position,
+    size, in-plane rotation), in units of face size: ~0.01-0.02 for one person over frames, more for another."""
+    pa, pb = _normalised_shape(a), _normalised_shape(b)
+    u, _, vt = np.linalg.svd(pb.T @ pa)
+    r = u @ vt  # the rotation taking b onto a
+    scale = np.trace((pb @ r).T @ pa) / max((pb ** 2).sum(), 1e-12)
+    return float(np.sqrt(((pb @ r * scale - pa) ** 2).sum(1).mean()))
+
+
+class PersonFollower:
+    """Picks the tracked person's face among a frame's faces.
+
+    The first frame with a face fixes the person (its largest face). Afterwards a face is that person if
+    its landmark shape is within :data:`SAME_PERSON` of the first face's, or of the face taken in the
+    last frame (a head that turns or opens its mouth changes shape, but little from one frame to the
+    next); among such faces the one nearest to the last position (in units of the last face width, plus
+    the change of size) is taken. A frame with only other people (a cut, someone else talking) has no
+    face of the person.
+    """
+
+    def __init__(self, same_person: float = SAME_PERSON):
+        self.same_person = same_person
+        self.reference: np.ndarray | None = None
+        self.previous: np.ndarray | None = None  # the person's face in the frame before, if it was found
+
+    def __call__(self, faces: list[np.ndarray]) -> np.ndarray | None:
+        chosen = None
+        if faces and self.reference is None:
+            chosen = self.reference = max(faces, key=L.face_width)
+        elif faces:
+            known = [self.reference] + ([self.previous] if self.previous is not None else [])
+            same = [f for f in faces if min(shape_distance(k, f) for k in known) <= self.same_person]
+            if same:
+                last = self.previous if self.previous is not None else self.reference
+                centre, width = last[:, :2].mean(0), max(L.face_width(last), 1e-6)
+
+                def distance(f):
+                    return (np.linalg.norm(f[:, :2].mean(0) - centre) / width
+                            + abs(np.log(max(L.face_width(f), 1e-6) / width)))
+                chosen = min(same, key=distance)
+        self.previous = chosen
+        return chosen
+
+
 class _FrameSolver:
     """Per-frame pose + expression solve against fixed identity and camera."""
 
@@ -160,7 +225,9 @@ def track_frames(frames: Iterable[np.ndarray], head=None, config: TrackConfig | 
     if cfg.iterations < 1 or cfg.smoothing < 0 or cfg.fps <= 0 or cfg.expression_prior < 0 or cfg.temporal_prior < 0:
         raise InputError("tracking settings out of range: iterations >= 1, fps > 0, smoothing and priors >= 0")
     head = head or build_head()
-    mesh = detectors.new_face_mesh(static=False)  # tracking mode keeps state: one graph per video
+    # tracking mode keeps state: one graph per video; several faces, so that the person can be told apart
+    mesh = detectors.new_face_mesh(static=False, max_faces=4)
+    follow = PersonFollower()
     lms: list[np.ndarray | None] = []
     thetas: list[np.ndarray | None] = []
     solver = None
@@ -173,7 +240,8 @@ def track_frames(frames: Iterable[np.ndarray], head=None, config: TrackConfig | 
             h, w = frame.shape[:2]
             if size is None:
                 size = (w, h)
-            lm, _ = _largest_mesh(mesh.process(np.ascontiguousarray(frame[..., :3])), w, h)
+            result = mesh.process(np.ascontiguousarray(frame[..., :3]))
+            lm = follow([_mesh_to_array(f, w, h) for f in result.multi_face_landmarks or []])
             lms.append(None if lm is None else lm[:, :2])
             if lm is None:
                 thetas.append(None)
