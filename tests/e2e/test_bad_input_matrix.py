@@ -2,12 +2,14 @@
 
 Each case builds its hostile input in a fresh folder, runs ``vasa3d`` and
 asserts: exit code 2, exactly one ``error:`` line on stderr, no traceback, and
-every file in the folder unchanged byte for byte with nothing added.  The
+every file in the folder unchanged byte for byte with nothing added, with the address space capped
+at 4 GB while the command runs (:func:`address_space_cap`).  The
 hostile files are generated here; none is shipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -40,10 +42,35 @@ def snapshot(folder: Path) -> dict[str, str]:
     return out
 
 
+MEMORY_CAP = 4 << 30
+"""Address space a case may use: 4 GB, or 1 GB more than this test process already maps when that is more
+(a whole test session with mediapipe and numba loaded may already map over 3 GB)."""
+
+
+@contextlib.contextmanager
+def address_space_cap():
+    """Lower the soft RLIMIT_AS for the block (an allocation past it raises MemoryError instead of
+    succeeding lazily, as Linux's overcommit would let even a terabyte do), then restore it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status") as f:
+        mapped = next(int(line.split()[1]) << 10 for line in f if line.startswith("VmSize:"))
+    cap = max(MEMORY_CAP, mapped + (1 << 30))
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield cap
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def assert_refused(argv: list[str], folder: Path, capsys, expect: str) -> str:
     before = snapshot(folder)
     capsys.readouterr()
-    code = main([str(a) for a in argv])
+    with address_space_cap():
+        code = main([str(a) for a in argv])
     cap = capsys.readouterr()
     lines = cap.err.strip().splitlines()
     assert code == 2, cap.err
@@ -446,3 +473,14 @@ def test_a_diffusion_model_through_motion(work, capsys):
     from vasa3d.motion.diffusion import DiffusionModel
 
     assert DiffusionModel.load(work / "ok.safetensors").cfg.d_model == 16
+
+
+def test_the_cap_turns_a_huge_allocation_into_a_memory_error():
+    """The cap is real: what overcommit would grant lazily fails under it, and the limit comes back after."""
+    import resource
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with address_space_cap() as cap:
+        with pytest.raises(MemoryError):
+            np.empty(cap, np.uint8)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
