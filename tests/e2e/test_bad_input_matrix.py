@@ -484,3 +484,28 @@ def test_the_cap_turns_a_huge_allocation_into_a_memory_error():
         with pytest.raises(MemoryError):
             np.empty(cap, np.uint8)
     assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+# ----------------------------------------------------------------------------------------------- motion headers
+def _motion_file(path: Path, **change) -> None:
+    """A real motion file, one member's ``.npy`` header replaced (``z_dyn=(shape)``) to claim another size."""
+    from vasa3d.motion.latent import MotionLatent
+
+    MotionLatent(np.zeros((10, 52), np.float32), np.zeros((10, 7), np.float32)).save(path)
+    for name, shape in change.items():
+        _rewrite_member(path, name, header_shape=shape)
+
+
+MOTION_HEADER_CASES = {
+    "z-dyn-claims-a-billion-frames": ({"z_dyn": (10 ** 9, 52)}, "claims shape (1000000000, 52)"),
+    "z-pose-claims-fewer-frames": ({"z_pose": (5, 7)}, "claims shape (5, 7)"),
+    "meta-claims-a-terabyte": ({"meta": (1 << 40,)}, "claims shape"),
+    "frames-disagree": ({"z_dyn": (5, 104)}, "do not fit together"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MOTION_HEADER_CASES))
+def test_motion_files_whose_headers_lie(case, work, capsys):
+    change, expect = MOTION_HEADER_CASES[case]
+    _motion_file(work / "m.npz", **change)
+    assert_refused(["render", work / "a.vasa3d", work / "m.npz", "-o", work / "v.mp4"], work, capsys, expect)

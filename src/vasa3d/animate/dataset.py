@@ -359,7 +359,6 @@ def _frames(counts):
 MAX_SIDE = 8192
 MAX_FRAMES = 10_000_000
 MAX_SHARD_BYTES = 4 << 30
-_DEFLATE_RATIO = 1100  # zlib cannot expand more than ~1032:1; a claim beyond that is a lie
 
 
 def _field(manifest: dict, key: str, kind: type | tuple, path: Path, lo=None, hi=None):
@@ -418,50 +417,10 @@ def check_manifest(manifest, path: Path) -> dict:
     return manifest
 
 
-def npz_layout(path: Path) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
-    """Each array of an ``.npz`` as ``name -> (dtype, shape)``, read from the zip directory and the
-    ``.npy`` headers only, after checking every size they claim against the real file.
-
-    Raises ValueError (or ``zipfile.BadZipFile``) for a file whose sizes lie, which ``np.load`` would
-    otherwise believe and allocate.
-    """
-    size = path.stat().st_size
-    out: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            name = info.filename
-            if not name.endswith(".npy") or name[:-4] in out:
-                raise ValueError(f"unexpected member {name[:40]!r}")
-            if info.header_offset + info.compress_size > size:
-                raise ValueError(f"{name} reaches past the end of the file")
-            if info.compress_type == zipfile.ZIP_STORED:
-                if info.file_size != info.compress_size:
-                    raise ValueError(f"{name} claims {info.file_size} bytes but stores {info.compress_size}")
-            elif info.compress_type == zipfile.ZIP_DEFLATED:
-                if info.file_size > _DEFLATE_RATIO * info.compress_size + 1024:
-                    raise ValueError(f"{name} claims {info.file_size} bytes from {info.compress_size} compressed")
-            else:
-                raise ValueError(f"{name} uses an unsupported compression")
-            with zf.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-                elif version == (2, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-                else:
-                    raise ValueError(f"{name} has .npy version {version}")
-                header = f.tell()
-            if dtype.hasobject:
-                raise ValueError(f"{name} holds Python objects")
-            claimed = math.prod(shape) * dtype.itemsize
-            if header + claimed != info.file_size:
-                raise ValueError(f"{name} claims shape {shape} ({claimed} bytes) but holds {info.file_size - header}")
-            out[name[:-4]] = (dtype, tuple(shape))
-    return out
-
-
 def _expect_layout(path: Path, want: dict[str, tuple[np.dtype, tuple[int, ...]]]) -> None:
     """Raise ValueError unless ``path`` holds exactly the arrays ``want`` names, with those dtypes and shapes."""
+    from vasa3d.io.npz import npz_layout
+
     got = npz_layout(path)
     if set(got) != set(want):
         raise ValueError(f"arrays {sorted(got)} instead of {sorted(want)}")

@@ -163,16 +163,27 @@ class MotionLatent:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MotionLatent":
-        """Read a file written by :meth:`save` (never unpickles)."""
+        """Read a file written by :meth:`save` (never unpickles; every size a header claims is checked
+        against the file before an array is read)."""
+        import zipfile
+
+        from vasa3d.io.npz import npz_layout
+
         try:
-            data = np.load(path, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array: no schema, no fps
+            os.stat(path)  # a missing file is named as such below
+            if not zipfile.is_zipfile(path):  # a bare .npy array: no schema, no fps
                 raise ValueError("a bare array, not an .npz with z_dyn, z_pose and meta")
-            with data:
+            layout = npz_layout(path)
+            if not {"z_dyn", "z_pose", "meta"} <= set(layout):
+                raise ValueError(f"arrays {sorted(layout)[:5]}, not z_dyn, z_pose and meta")
+            (_, dyn), (_, pose), (_, meta) = layout["z_dyn"], layout["z_pose"], layout["meta"]
+            if len(dyn) != 2 or len(pose) != 2 or dyn[0] != pose[0] or len(meta) != 1 or meta[0] > 1 << 20:
+                raise ValueError(f"z_dyn {dyn}, z_pose {pose} and meta {meta} do not fit together")
+            with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
                 return cls(data["z_dyn"], data["z_pose"], float(meta["fps"]), meta["schema"],
                            tuple(meta["dyn_names"]), tuple(meta["pose_names"]))
         except FileNotFoundError:
             raise InputError(f"motion file not found: {path}") from None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as exc:
             raise InputError(f"{path} is not a vasa3d motion file ({str(exc)[:80]}); make one with 'vasa3d motion'") from None
