@@ -222,8 +222,8 @@ def _exit_quietly(signum, frame) -> None:
 def _worker_init(source: FrameSource, plan: DatasetPlan, root: Path) -> None:
     import signal
 
-    # the pool ends its workers with SIGTERM, which the command line's handler (inherited through fork)
-    # would turn into a KeyboardInterrupt traceback from every idle worker at the end of each build
+    # the pool ends its workers with SIGTERM (after every build, and on Ctrl-C); a worker stopped in the
+    # middle of a shard unwinds, so that the shard's temporary file goes, and prints no traceback
     signal.signal(signal.SIGTERM, _exit_quietly)
     torch.set_num_threads(1)
     _WORKER.update(source=source, plan=plan, root=root)
