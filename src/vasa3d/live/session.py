@@ -666,8 +666,8 @@ class LiveSession:
             need = float(np.percentile(self._ready_lag, 90)) + 0.02
             if need > self.delay_s:
                 self.delay_s = min(need, 1.5)
-            elif need < self.delay_s - 0.04:
-                self.delay_s = max(self.base_delay_s, self.delay_s - 0.02)
+            elif need < self.delay_s - 0.02:  # room again (a smaller size, a quieter machine): catch up at once
+                self.delay_s = max(self.base_delay_s, need)
         period = 1.0 / cfg.fps
         d = np.median(self._stage["deform"]) if self._stage["deform"] else 0.0
         r = np.median(self._stage["render"]) if self._stage["render"] else 0.0
