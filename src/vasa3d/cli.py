@@ -105,11 +105,26 @@ def _quiet_native_logs() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a message comes (an application or a test may swap it)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def show_messages(quiet: bool = False) -> None:
     """Print the ``vasa3d`` logger's messages on stderr, as plain lines; ``quiet`` keeps only warnings."""
     logger = logging.getLogger("vasa3d")
     if not any(getattr(h, "_vasa3d_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler._vasa3d_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

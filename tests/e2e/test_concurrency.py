@@ -86,7 +86,9 @@ def test_interrupted_speak_leaves_nothing(tmp_path, tiny_avatar, speech_clip, si
     out = tmp_path / "v.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "vasa3d.cli", "speak", str(tiny_avatar), str(speech_clip),
                              "-o", str(out), "--size", "64", "--generator", "loudness"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a background job inherits SIGINT ignored; a terminal gives the default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # wait until the temporary video exists, then interrupt
     import time
 
