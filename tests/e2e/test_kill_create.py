@@ -188,10 +188,11 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
         report[-1] += (round(run_time, 1), round(time.monotonic() - rerun.start, 1))
         manifest, got = _avatar(output)
         assert got.keys() == want.keys()
-        # bit for bit on a quiet machine; under load the resumed process's MKL kernels may still round a
-        # little differently (1e-4 after 40 iterations), far below what resuming the wrong run would give
+        # bit for bit on a quiet machine; in a fresh CI clone the processes' MKL kernels still rounded a
+        # little differently (up to 2e-3 in a weight after 40 iterations), far below what resuming
+        # another run would give (a different portrait or seed changes colours and weights by 0.1 and more)
         for k in want:
-            assert torch.allclose(got[k], want[k], rtol=1e-3, atol=1e-3), (case, phase, k,
+            assert torch.allclose(got[k], want[k], rtol=1e-2, atol=1e-2), (case, phase, k,
                                                                           float((got[k] - want[k]).abs().max()))
         assert _without_digests(manifest) == _without_digests(want_manifest)
         assert sorted(p.name for p in folder.iterdir()) == ["a.vasa3d"], (case, phase)  # nothing left behind
