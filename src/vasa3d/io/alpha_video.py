@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from vasa3d.errors import InputError
+from vasa3d.io.media import _mux_audio
 
 
 def write_webm_alpha(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25.0,
@@ -50,27 +51,8 @@ def write_webm_alpha(path: str | os.PathLike, frames: Iterable[np.ndarray], fps:
             for packet in vstream.encode():
                 out.mux(packet)
             if astream is not None:
-                _mux_mono(out, astream, np.asarray(audio, np.float32), sr)
+                _mux_audio(out, astream, [np.asarray(audio, np.float32)], sr)
     return p
-
-
-def _mux_mono(out, stream, samples: np.ndarray, sr: int) -> None:
-    """Encode mono float samples at ``sr`` Hz into ``stream`` (resampled to its rate)."""
-    import av
-
-    resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=stream.rate)
-    for start in range(0, len(samples), 4096):
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[start:start + 4096]).reshape(1, -1),
-                                           format="flt", layout="mono")
-        frame.sample_rate = sr
-        for rframe in resampler.resample(frame):
-            for packet in stream.encode(rframe):
-                out.mux(packet)
-    for rframe in resampler.resample(None):
-        for packet in stream.encode(rframe):
-            out.mux(packet)
-    for packet in stream.encode(None):
-        out.mux(packet)
 
 
 def read_webm_alpha(path: str | os.PathLike) -> list[np.ndarray]:

@@ -299,7 +299,8 @@ def write_video(
 def _mux_audio(out, stream, chunks: Iterable[np.ndarray], sr: int) -> None:
     import av
 
-    resampler = av.AudioResampler(format="fltp", layout="mono", rate=stream.rate)
+    # the encoder's own sample format: fltp for AAC, flt for Opus (WebM)
+    resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=stream.rate)
     block = 4096
     done = 0  # samples so far: input frames carry timestamps, else the flushed tail's packet has one and
     # the earlier packets none, which the mp4 muxer refuses (EINVAL) for some lengths

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vasa3d.errors import InputError
+from vasa3d.motion.config import EMOTIONS
 
-#: emotions the motion generator knows (see vasa3d.motion.config)
-_EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised")
 
 
 @dataclass
@@ -149,8 +148,8 @@ class LiveControls:
             "distance": number("distance", 0.3, 5.0), "emotion_intensity": number("emotion_intensity", 0, 1),
             "motion_intensity": number("motion_intensity", 0, 5),
         }
-        if self.emotion not in _EMOTIONS:
-            raise InputError(f"unknown emotion {self.emotion!r}; use one of {', '.join(_EMOTIONS)}")
+        if self.emotion not in EMOTIONS:
+            raise InputError(f"unknown emotion {self.emotion!r}; use one of {', '.join(EMOTIONS)}")
         try:
             gy, gp = (float(g) for g in self.gaze)
         except (TypeError, ValueError):

@@ -355,9 +355,7 @@ class LiveSession:
         if not self.config.realtime:
             if self._stop.is_set():
                 return None
-            frame = self._next_frame_now()
-            self._out_count = frame.index + 1
-            return frame
+            return self._next_frame_now()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._error is not None:
