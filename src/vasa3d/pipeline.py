@@ -59,6 +59,9 @@ class CreateConfig:
     """LPIPS linear-layer weights (lin0..lin4) on top of --vgg-weights; without them the layers are averaged."""
     sds_weights: str = ""
     """Folder with Stable Diffusion 2.1 weights (diffusers layout): adds the SDS loss (see docs/training.md)."""
+    head: str = "builtin"
+    """Head model the Gaussians are bound to: builtin, or flame:PATH (your FLAME 2020/2023 model .pkl; the avatar
+    records its SHA-256, and speak then needs --head-model PATH). See docs/head.md."""
 
 
 @dataclass
@@ -93,6 +96,8 @@ class SpeakConfig:
     """Model file of the diffusion generator (made by 'vasa3d train-audio2motion')."""
     speech_encoder: str = ""
     """wav2vec2 / HuBERT folder, for a diffusion model trained on those features (see docs/motion.md)."""
+    head_model: str = ""
+    """Your FLAME model file, for an avatar made with --head flame:PATH (it must be that very file)."""
 
 
 # --------------------------------------------------------------------------- create
@@ -106,15 +111,18 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     config = config or CreateConfig()
     if config.frames < 0 or config.iterations < 0:
         raise InputError("--frames and --iterations must be 0 (the preset's choice) or more")
+    from vasa3d.head import parse_head_spec
+
+    head_config, head_file = parse_head_spec(config.head)
     output = check_output_path(output, [None if isinstance(portrait, np.ndarray) else portrait,
-                                        config.vgg_weights, config.lpips_weights, config.sds_weights],
+                                        config.vgg_weights, config.lpips_weights, config.sds_weights, head_file],
                                (".vasa3d",), "avatar file")
     image = portrait if isinstance(portrait, np.ndarray) else load_image(portrait)
 
     from vasa3d.animate import MeshWarpAnimator, mixed_motion, random_motion, synthesize_dataset, talking_motion
     from vasa3d.face import analyze_portrait
     from vasa3d.gaussians import AvatarConfig, GaussianAvatar
-    from vasa3d.head import build_head, fit_portrait
+    from vasa3d.head import avatar_head, build_head, fit_portrait
     from vasa3d.train import TrainConfig, Trainer
 
     train_cfg = TrainConfig.preset(config.preset)
@@ -128,16 +136,22 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
 
     with stage("finding the face and fitting the head", quiet=quiet):
         analysis = analyze_portrait(image, size=train_cfg.resolution)
-        head = build_head(None)
+        head = build_head(None)  # the animator's head: the training frames' cameras come from its fit
         fit = fit_portrait(analysis, head)
+        bound = avatar_head(analysis.landmarks, head, fit, head_config, head_file)
     for warning in analysis.warnings:
         log(f"note: {warning}")
     log(f"head fitted: mean landmark error {100 * fit.landmark_error:.2f}% of the eye distance")
+    if bound.latent_map is not None:
+        log(f"FLAME head fitted in that camera: mean landmark error {100 * bound.fit.landmark_error:.2f}% of the eye "
+            f"distance; ARKit-to-FLAME map residual {100 * bound.map_residual:.0f}% of the ARKit landmark motion")
 
     frames = config.frames or train_cfg.dataset_frames
     kind = config.motion if config.motion != "auto" else ("random" if config.preset == "demo" else "mixed")
     run = {"portrait": image_digest(image), "preset": config.preset, "frames": frames, "motion": kind,
            "seed": config.seed, "iterations": train_cfg.iterations, "resolution": train_cfg.resolution}
+    if head_config is not None:
+        run["head"] = bound.head.config()
     work = output.with_name(output.name + ".work")
     with FolderLock(work, "work folder"):  # a second run on the same output stops here
         remove_leftovers(output)
@@ -148,7 +162,8 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
         dataset = synthesize_dataset(animator, motion, fit.camera, work / "dataset", seed=config.seed, quiet=quiet,
                                      source={"portrait_sha256": run["portrait"]})
 
-        avatar = GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig.preset(config.preset))
+        avatar = GaussianAvatar.from_portrait(bound.head, bound.fit, analysis, AvatarConfig.preset(config.preset),
+                                              latent_map=bound.latent_map)
         avatar = Trainer(avatar, dataset, train_cfg, log_dir=work / "train", quiet=quiet,
                          trained_on={"portrait": run["portrait"], "preset": config.preset}).run()
         from vasa3d.face.backdrop import portrait_tensors
@@ -304,7 +319,10 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
 
     background = parse_background(config.background)
     output = check_video_output(output, background, [avatar_path, audio_path, config.diffusion_model,
-                                                     config.speech_encoder, background.path])
+                                                     config.speech_encoder, background.path, config.head_model])
+    from vasa3d.io.avatar_file import check_head_model
+
+    check_head_model(avatar_path, config.head_model or None)
     parse_camera(config.camera)
     check_size(config.size)
     from vasa3d.motion import Audio2Motion, MotionConfig
@@ -331,7 +349,7 @@ def speak(avatar_path: str | Path, audio_path: str | Path, output: str | Path, c
         peak = heard["peak"]
     if peak < SILENCE_PEAK:
         raise InputError(f"{audio_path} is silent; give a recording with speech in it")
-    avatar = load_avatar(avatar_path)
+    avatar = load_avatar(avatar_path, head_model=config.head_model or None)
     frames = render_motion(avatar, motion, config, quiet=quiet)
     return write_frames(output, frames, motion.fps, lambda: iter_audio(audio_path, sr), sr)
 

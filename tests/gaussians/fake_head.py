@@ -36,7 +36,8 @@ class HeadParams:
                           z(batch, 3), z(batch, 3), z(batch, 3))
 
 
-def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor) -> HeadParams:
+def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor, latent_map: Tensor | None = None) -> HeadParams:
+    assert latent_map is None, "the ellipsoid head is an ARKit head"
     b = z_dyn.shape[0]
     jaw = torch.zeros(b, 3, dtype=z_dyn.dtype)
     jaw = jaw + torch.stack([0.4 * z_dyn[:, ARKIT_INDEX["jawOpen"]], 0 * z_dyn[:, 0], 0 * z_dyn[:, 0]], -1)
@@ -110,7 +111,7 @@ class EllipsoidHead(nn.Module):
         return {"kind": "test-ellipsoid"}
 
 
-def build_head(config: dict | None = None) -> EllipsoidHead:
+def build_head(config: dict | None = None, model_file=None) -> EllipsoidHead:
     return EllipsoidHead()
 
 

@@ -8,6 +8,9 @@ Two deformations act on the Gaussians:
   zero-initialised residual over the head's direct mapping
   (:func:`vasa3d.head.params_from_latent`) when the latent schema has one, so
   training starts from a correctly posed head; otherwise it is the mapping.
+  For a head whose expression is not ARKit (FLAME) the direct mapping goes
+  through ``latent_map``, a fitted linear map from the 52 ARKit weights to
+  ``(psi, jaw, eyes)`` (:mod:`vasa3d.head.arkit_map`), kept in the avatar file.
 * VAS deformation: ``D^e`` (face-region Gaussians; input: positional encoding
   of the canonical position, ``z_dyn`` and the expression parameters) and
   ``D^p`` (neck region; encoding, ``z_pose`` and the pose parameters) predict
@@ -114,6 +117,7 @@ class GaussianAvatar(nn.Module):
         dyn_dim: int = DEFAULT_DYN_DIM,
         pose_dim: int = DEFAULT_POSE_DIM,
         direct_mapping: bool | None = None,
+        latent_map: Tensor | None = None,
     ):
         super().__init__()
         self.head = head
@@ -125,6 +129,16 @@ class GaussianAvatar(nn.Module):
         if direct_mapping is None:
             direct_mapping = (self.dyn_dim, self.pose_dim) == (DEFAULT_DYN_DIM, DEFAULT_POSE_DIM)
         self.direct_mapping = bool(direct_mapping)
+        if self.direct_mapping and latent_map is None and int(head.n_expression) != self.dyn_dim:
+            raise ValueError(f"the head's {int(head.n_expression)} expression coefficients are not the latent's "
+                             f"{self.dyn_dim} ARKit weights: give a latent_map (vasa3d.head.arkit_map)")
+        if latent_map is not None:
+            want = (self.dyn_dim, int(head.n_expression) + 9)
+            if tuple(latent_map.shape) != want:
+                raise ValueError(f"latent_map is {tuple(latent_map.shape)}, the head needs {want}")
+            self.register_buffer("latent_map", latent_map.detach().float().clone())
+        else:
+            self.latent_map = None
         n, k = int(n_gaussians), (config.sh_degree + 1) ** 2
         self.means = nn.Parameter(torch.zeros(n, 3))
         self.quats = nn.Parameter(torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(n, 1))
@@ -158,7 +172,8 @@ class GaussianAvatar(nn.Module):
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_portrait(cls, head, fit, analysis, config: AvatarConfig | None = None) -> "GaussianAvatar":
+    def from_portrait(cls, head, fit, analysis, config: AvatarConfig | None = None,
+                      latent_map: Tensor | None = None) -> "GaussianAvatar":
         """A fresh avatar on the fitted mesh, coloured from the portrait crop.
 
         Args:
@@ -166,9 +181,11 @@ class GaussianAvatar(nn.Module):
             fit: :class:`~vasa3d.head.FittedPortrait` (params ``B = 1`` and camera).
             analysis: :class:`~vasa3d.face.PortraitAnalysis` (``image``, ``mask``).
             config: :class:`AvatarConfig`; defaults to the paper's.
+            latent_map: ``(52, E + 9)`` ARKit -> expression map, for a head whose expression is not ARKit
+                (:attr:`vasa3d.head.avatar_head.AvatarHead.latent_map`).
         """
         config = config or AvatarConfig()
-        avatar = cls(head, config, fit.camera, config.num_gaussians)
+        avatar = cls(head, config, fit.camera, config.num_gaussians, latent_map=latent_map)
         gen = torch.Generator().manual_seed(config.seed)
         with torch.no_grad():
             avatar.shape.copy_(fit.params.shape.reshape(1, -1))
@@ -208,7 +225,7 @@ class GaussianAvatar(nn.Module):
         b = z_dyn.shape[0]
         shape = self.shape.expand(b, -1)
         if self.direct_mapping:
-            base = params_from_latent(z_dyn, z_pose, shape)
+            base = params_from_latent(z_dyn, z_pose, shape, self.latent_map)
         else:
             base = HeadParams.neutral(b, self.head, device=z_dyn.device)
             base = dataclasses.replace(base, shape=shape)
@@ -362,23 +379,40 @@ class GaussianAvatar(nn.Module):
         return config, tensors
 
     @classmethod
-    def from_export(cls, config: dict, tensors: dict[str, Tensor]) -> "GaussianAvatar":
-        """Rebuild an avatar from :meth:`export`'s output."""
+    def from_export(cls, config: dict, tensors: dict[str, Tensor], head: nn.Module | None = None,
+                    head_model: str | None = None) -> "GaussianAvatar":
+        """Rebuild an avatar from :meth:`export`'s output.
+
+        Args:
+            config, tensors: what :meth:`export` gave (e.g. read from a file).
+            head: the head model, already built (e.g. a checkpoint of a running training); it must be the
+                one ``config`` records.
+            head_model: the user's model file for a head that vasa3d does not ship (FLAME); checked against
+                the digest ``config`` records.  A path in ``config`` is never opened.
+        """
         from vasa3d.head import build_head
+
+        if head is not None:
+            if head.config() != config["head"]:
+                raise ValueError("the avatar was made on another head model")
+        else:
+            head = build_head(config["head"], head_model)
 
         fields = {f.name for f in dataclasses.fields(AvatarConfig)}
         raw = {k: v for k, v in config["avatar"].items() if k in fields}
         for key in ("face_regions", "neck_regions"):
             if key in raw:
                 raw[key] = tuple(raw[key])
+        latent_map = tensors.get("latent_map")
         avatar = cls(
-            build_head(config["head"]),
+            head,
             AvatarConfig(**raw),
             _camera_from_json(config["camera"]),
             int(config["n_gaussians"]),
             int(config["dyn_dim"]),
             int(config["pose_dim"]),
             bool(config["direct_mapping"]),
+            None if latent_map is None else torch.zeros(latent_map.shape),
         )
         tensors = dict(tensors)
         portrait = {k[len("portrait."):]: tensors.pop(k) for k in list(tensors) if k.startswith("portrait.")}

@@ -61,21 +61,27 @@ class FittedPortrait:
     per_landmark_error: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor) -> HeadParams:
+def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor, latent_map: Tensor | None = None) -> HeadParams:
     """The direct mapping from the ``arkit52+pose`` motion latent to head parameters.
 
     Args:
-        z_dyn: ``(B, 52)`` ARKit weights (become the expression).
+        z_dyn: ``(B, 52)`` ARKit weights (become the expression of an ARKit head).
         z_pose: ``(B, 7)`` axis-angle rotation, translation, log-scale; the head is scaled by
             ``exp(log-scale)`` about its centre (the motion's ``-log(head_distance)``: nearer is bigger).
         shape: ``(1, S)`` or ``(B, S)`` identity coefficients.
+        latent_map: ``(52, E + 9)`` for a head whose expression is not ARKit (FLAME): ``z_dyn @ latent_map``
+            gives its expression, jaw and eyes (:func:`vasa3d.head.arkit_map.fit_arkit_map`).
     """
     B = z_dyn.shape[0]
     z = torch.zeros(B, 3, dtype=z_dyn.dtype, device=z_dyn.device)
     scale = torch.exp(z_pose[:, 6:7]) if z_pose.shape[1] > 6 else None
-    return HeadParams(shape=shape.expand(B, -1), expression=z_dyn, jaw=z, eyes=torch.zeros(B, 2, 3, dtype=z.dtype,
-                      device=z.device), neck=z.clone(), rotation=z_pose[:, :3], translation=z_pose[:, 3:6],
-                      scale=scale)
+    expression, jaw, eyes = z_dyn, z, torch.zeros(B, 2, 3, dtype=z.dtype, device=z.device)
+    if latent_map is not None:
+        from vasa3d.head.arkit_map import split_expression
+
+        expression, jaw, eyes = split_expression(z_dyn @ latent_map.to(z_dyn))
+    return HeadParams(shape=shape.expand(B, -1), expression=expression, jaw=jaw, eyes=eyes, neck=z.clone(),
+                      rotation=z_pose[:, :3], translation=z_pose[:, 3:6], scale=scale)
 
 
 def landmark_weights(cfg: FitConfig) -> np.ndarray:
@@ -198,3 +204,50 @@ def fit_landmarks(landmarks: np.ndarray, width: int, height: int, head: HeadMode
         err = (uv - target).norm(dim=-1).numpy()
         camera = camera_from(rvec.detach(), tvec.detach(), f.detach(), width, height)
     return FittedPortrait(params=p, camera=camera, landmark_error=float(err.mean() / iod), per_landmark_error=err)
+
+
+def fit_in_camera(landmarks: np.ndarray, head: HeadModel, reference: FittedPortrait, base: HeadParams,
+                  config: FitConfig | None = None) -> FittedPortrait:
+    """Fit a second head's identity to a portrait's landmarks, in the camera of a first fit.
+
+    The avatar of a plug-in head (FLAME) is trained on frames made with the built-in head, whose
+    fit sets the cameras and the world frame; so the camera stays ``reference.camera`` and the
+    expression, jaw and eyes stay ``base``'s (the portrait's ARKit expression mapped to this head),
+    and only the identity coefficients move: at the portrait's latent the head is then the fitted one.
+
+    Args:
+        landmarks: ``(478, >=2)`` pixels in the reference camera's image.
+        head: the head to fit.
+        reference: the built-in head's :class:`FittedPortrait` (its camera is kept).
+        base: ``B = 1`` parameters of ``head`` (expression, jaw, eyes); their shape is ignored.
+        config: :class:`FitConfig` (weights, shape prior, iterations).
+    """
+    cfg = config or FitConfig()
+    cam = reference.camera
+    target = torch.as_tensor(landmarks[:, :2], dtype=torch.float32)
+    iod = L.inter_ocular(landmarks)
+    w = torch.as_tensor(landmark_weights(cfg), dtype=torch.float32)
+    w = w / w.mean()
+    base = base.detach()
+    beta = torch.zeros(1, head.n_shape, requires_grad=True)
+
+    def loss_fn() -> Tensor:
+        uv = cam.project(head.landmarks(base.replace(shape=beta))[0])[0]
+        data = (w * ((uv - target) ** 2).sum(-1)).mean() / iod**2
+        return data + cfg.shape_prior * ((beta / head.shape_prior) ** 2).sum()
+
+    with single_thread():
+        opt = torch.optim.LBFGS([beta], lr=1.0, max_iter=cfg.iterations, line_search_fn="strong_wolfe",
+                                tolerance_grad=1e-9, tolerance_change=1e-12)
+
+        def closure():
+            opt.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        with torch.no_grad():
+            p = base.replace(shape=beta.detach().clone())
+            err = (cam.project(head.landmarks(p)[0])[0] - target).norm(dim=-1).numpy()
+    return FittedPortrait(params=p, camera=cam, landmark_error=float(err.mean() / iod), per_landmark_error=err)

@@ -15,12 +15,19 @@ What the adapter maps:
     12 cm behind the nose tip, as for the built-in head); joints are reordered
     to root, neck, jaw, right eye, left eye.  Region labels and the mediapipe
     landmark correspondence are transferred from the built-in head by nearest
-    vertex.  Its expression space is FLAME's PCA (``n_expression``
-    coefficients), not ARKit.
+    vertex, after the built-in face is scaled and moved onto the FLAME
+    template (closest points, a few rounds).  Its expression space is FLAME's
+    PCA (``n_expression`` coefficients), not ARKit: an avatar reaches it from
+    the ARKit latent through :mod:`vasa3d.head.arkit_map`.
+
+The model's config (what an avatar file records) names the file by its
+SHA-256, never by its path: an avatar file can say which FLAME model it needs
+but cannot make vasa3d open anything; the user passes the file again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -157,12 +164,24 @@ def read_flame_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
         InputError: not a pickle, a pickle that asks for anything but arrays, or not a FLAME model.
     """
     path = Path(path)
+    return _parse_flame(_read_bytes(path), path)
+
+
+def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise MissingAssetError(f"FLAME model file not found: {path}; download FLAME 2020/2023 from "
                                 "https://flame.is.tue.mpg.de (registration) and pass the .pkl path")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise InputError(f"{path} is too large to be a FLAME model")
-    raw = path.read_bytes()
+    return path.read_bytes()
+
+
+def flame_file_digest(path: str | os.PathLike) -> str:
+    """The SHA-256 (hex) of a FLAME model file's bytes: what an avatar records instead of its path."""
+    return hashlib.sha256(_read_bytes(Path(path))).hexdigest()
+
+
+def _parse_flame(raw: bytes, path: Path) -> dict[str, np.ndarray]:
     try:
         obj = FlameUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except pickle.UnpicklingError as exc:
@@ -186,12 +205,28 @@ def read_flame_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
-def load_flame(path: str | os.PathLike, n_shape: int = 100, n_expression: int = 50):
-    """A :class:`~vasa3d.head.HeadModel` from a FLAME 2020/2023 model file."""
+def load_flame(path: str | os.PathLike, n_shape: int = 100, n_expression: int = 50, sha256: str | None = None):
+    """A :class:`~vasa3d.head.HeadModel` from a FLAME 2020/2023 model file.
+
+    Args:
+        path: the user's ``generic_model.pkl`` (or FLAME 2023's ``flame2023.pkl``).
+        n_shape, n_expression: identity and expression components kept.
+        sha256: the digest the file must have (an avatar's record of its model); a different file is refused.
+
+    Raises:
+        MissingAssetError: no such file.  InputError: not a FLAME model, or not the one ``sha256`` names.
+    """
     from vasa3d.head.builtin import REGIONS, build_builtin_arrays
     from vasa3d.head.model import HeadModel
 
-    d = read_flame_file(path)
+    path = Path(path)
+    raw = _read_bytes(path)
+    digest = hashlib.sha256(raw).hexdigest()
+    if sha256 is not None and digest != sha256:
+        raise InputError(f"{path} is not the FLAME model this avatar was made with (its SHA-256 is {digest[:12]}..., "
+                         f"the avatar's is {str(sha256)[:12]}...); give the same model file")
+    d = _parse_flame(raw, path)
+    del raw
     v = d["v_template"].astype(np.float64)
     sd = d["shapedirs"].astype(np.float64)
     n_total = sd.shape[2]
@@ -221,10 +256,13 @@ def load_flame(path: str | os.PathLike, n_shape: int = 100, n_expression: int = 
     v = v - centre
 
     builtin = build_builtin_arrays()
-    bv = builtin["v_template"]
+    scale, shift = _align_face(builtin["v_template"][:468], v)
+    bv = builtin["v_template"] * scale + shift
     _, nearest = cKDTree(bv).query(v)
     vregion = builtin["vertex_regions"][nearest]
     faces = d["f"].astype(np.int64)
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0 or faces.max() >= len(v):
+        raise InputError(f"{path} is not a FLAME model file (its triangles index missing vertices)")
     fr = vregion[faces]
     face_regions = np.where(fr[:, 1] == fr[:, 2], fr[:, 1], fr[:, 0])
     _, lmk = cKDTree(v).query(bv[:478])
@@ -234,5 +272,23 @@ def load_flame(path: str | os.PathLike, n_shape: int = 100, n_expression: int = 
         "posedirs": posedirs, "J_regressor": J_reg[order], "lbs_weights": W[:, order], "parents": parents,
         "landmark_vertices": lmk, "shape_prior": np.ones(n_shape),
     }
-    config = {"kind": "flame", "path": str(Path(path).resolve()), "n_shape": n_shape, "n_expression": n_expression}
+    config = {"kind": "flame", "sha256": digest, "n_shape": n_shape, "n_expression": n_expression}
     return HeadModel(arrays, config, REGIONS, tuple(f"flame_exp{i}" for i in range(n_expression)))
+
+
+def _align_face(face: np.ndarray, vertices: np.ndarray, rounds: int = 20) -> tuple[float, np.ndarray]:
+    """Scale and shift that put the built-in face ``(N, 3)`` onto the FLAME template ``vertices (V, 3)``.
+
+    Closest points then the least-squares scale and shift, repeated (the heads share their axes and
+    centre convention, so no rotation is needed); heads of another size then find their landmarks on
+    the same features, not a few millimetres beside them.
+    """
+    tree = cKDTree(vertices)
+    scale, shift = 1.0, np.zeros(3)
+    for _ in range(rounds):
+        _, idx = tree.query(face * scale + shift)
+        q = vertices[idx]
+        pc, qc = face - face.mean(0), q - q.mean(0)
+        scale = float(np.clip((pc * qc).sum() / (pc * pc).sum(), 0.5, 2.0))
+        shift = q.mean(0) - scale * face.mean(0)
+    return scale, shift

@@ -8,12 +8,15 @@ key, ``vasa3d``, whose value is the manifest::
      "sha256": "<hash of every tensor's name, shape, dtype and bytes, in key order>",
      "avatar": <GaussianAvatar.export() config>}
 
-Loading parses JSON and raw arrays only; nothing is ever unpickled.  Writes are
+Loading parses JSON and raw arrays only; nothing is ever unpickled.  The manifest's
+head record names a head model that vasa3d does not ship (FLAME) by its SHA-256 only;
+the model file comes from the user (``head_model``), and a path in a manifest is never opened.  Writes are
 atomic (temp file + rename), so an interrupted save never leaves a broken avatar.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -65,14 +68,70 @@ def save_avatar(path: str | os.PathLike, avatar) -> Path:
     return write_avatar_file(path, config, tensors)
 
 
-def load_avatar(path: str | os.PathLike):
-    """Load a :class:`vasa3d.gaussians.GaussianAvatar` from a ``.vasa3d`` file."""
+def load_avatar(path: str | os.PathLike, head_model: str | os.PathLike | None = None):
+    """Load a :class:`vasa3d.gaussians.GaussianAvatar` from a ``.vasa3d`` file.
+
+    Args:
+        path: the avatar file.
+        head_model: the user's FLAME model file, for an avatar built on FLAME (its digest must be the
+            one the avatar records).
+    """
     config, tensors = read_avatar_file(path)
+    head_model = check_head_record(path, config, head_model)
     from vasa3d.gaussians import GaussianAvatar
 
     try:
-        return GaussianAvatar.from_export(config, tensors)
+        return GaussianAvatar.from_export(config, tensors, head_model=head_model)
     except (KeyError, ValueError, RuntimeError, TypeError, AttributeError, IndexError, OverflowError) as exc:
         raise InputError(f"{path} does not hold a usable avatar ({exc.__class__.__name__}: {str(exc)[:80]})") from None
     except MemoryError:
         raise InputError(f"{path} asks for more memory than there is; it is not a usable avatar") from None
+
+
+def check_head_model(path: str | os.PathLike, head_model: str | os.PathLike | None) -> None:
+    """Before long work: the avatar's head record agrees with ``head_model`` (given exactly when the avatar
+    is on FLAME, and the very file it was made with).  Reads the file's header only.
+
+    Raises:
+        InputError, MissingAssetError: one line saying what to give.
+    """
+    from safetensors import safe_open
+
+    p = Path(path)
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            manifest = json.loads((f.metadata() or {})["vasa3d"])
+        config = manifest["avatar"]
+        if not isinstance(config, dict):
+            raise TypeError(type(config).__name__)
+    except Exception:  # the full read reports what is wrong with the file itself
+        read_avatar_file(p)
+        raise InputError(f"{p} is not a valid .vasa3d avatar file (its manifest is unreadable)") from None
+    head_model = check_head_record(p, config, head_model)
+    if head_model is not None:
+        from vasa3d.head.build import check_flame_record
+        from vasa3d.head.flame import flame_file_digest
+
+        _, _, sha = check_flame_record(config["head"])
+        if flame_file_digest(head_model) != sha:
+            raise InputError(f"{head_model} is not the FLAME model {p} was made with (SHA-256 {str(sha)[:12]}...); "
+                             "give the same model file")
+
+
+def check_head_record(path, config: dict, head_model):
+    """``head_model`` if the avatar's head needs it; one error line if it is missing, or given for a built-in head."""
+    head = config.get("head")
+    kind = head.get("kind") if isinstance(head, dict) else None
+    if kind == "flame":
+        from vasa3d.errors import MissingAssetError
+        from vasa3d.head.build import check_flame_record, flame_file_needed
+
+        _, _, sha = check_flame_record(head)
+        if sha is None:
+            raise InputError(f"{path} names no FLAME model digest; re-create the avatar")
+        if not head_model:
+            raise MissingAssetError(f"{path}: {flame_file_needed(sha)}")
+        return Path(head_model)
+    if head_model:
+        raise InputError(f"--head-model: {path} is built on the built-in head and needs no model file")
+    return None

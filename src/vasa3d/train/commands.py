@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--preset", choices=PRESETS, default="cpu-quick", help="starting config (default: cpu-quick)")
     p.add_argument("--portrait", default="", help="portrait image to initialise from (default: the dataset's portrait.png)")
     p.add_argument("--init", default="", help="start from this .vasa3d avatar instead of a fresh one")
+    p.add_argument("--head", default="builtin",
+                   help="head model: builtin, or flame:PATH (your FLAME model .pkl; also what an --init avatar on "
+                        "FLAME needs); see docs/head.md")
     add_dataclass_args(p, TrainConfig)
     p.set_defaults(func=_train)
 
@@ -50,18 +53,22 @@ def _train(args: argparse.Namespace) -> int:
 
     from .trainer import Trainer
 
-    output = check_output_path(args.output, [args.dataset, args.portrait, args.init], (".vasa3d",), "avatar file")
+    from vasa3d.head import parse_head_spec
+
+    head_config, head_file = parse_head_spec(args.head)
+    output = check_output_path(args.output, [args.dataset, args.portrait, args.init, head_file], (".vasa3d",),
+                               "avatar file")
     dataset = FrameDataset(args.dataset)
     config = dataclass_from_args(TrainConfig, args, base=TrainConfig.preset(args.preset))
     for note in config.check_plugins():  # before the portrait is analysed
         print(f"note: {note}")
     if args.init:
-        avatar = load_avatar(args.init)
+        avatar = load_avatar(args.init, head_model=head_file)
     else:
         portrait = Path(args.portrait) if args.portrait else Path(args.dataset) / "portrait.png"
         if not portrait.exists():
             raise InputError(f"no portrait to start from: {portrait} is missing; pass --portrait IMAGE or --init AVATAR")
-        avatar = _fresh_avatar(portrait, args.preset, dataset)
+        avatar = _fresh_avatar(portrait, args.preset, dataset, head_config, head_file)
     start = Path(args.init) if args.init else portrait
     with open(start, "rb") as f:  # what the avatar starts from is part of what a checkpoint was trained on
         start_digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
@@ -74,16 +81,18 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fresh_avatar(portrait: Path, preset: str, dataset):
+def _fresh_avatar(portrait: Path, preset: str, dataset, head_config=None, head_file=None):
     from vasa3d.face import analyze_portrait
     from vasa3d.gaussians import AvatarConfig, GaussianAvatar
-    from vasa3d.head import build_head, fit_portrait
+    from vasa3d.head import avatar_head, build_head, fit_portrait
     from vasa3d.io import load_image
 
     analysis = analyze_portrait(load_image(portrait), size=dataset.width)
-    head = build_head(None)
+    head = build_head(None)  # the dataset's cameras come from the built-in head's fit
     fit = fit_portrait(analysis, head)
-    return GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig.preset(preset))
+    bound = avatar_head(analysis.landmarks, head, fit, head_config, head_file)
+    return GaussianAvatar.from_portrait(bound.head, bound.fit, analysis, AvatarConfig.preset(preset),
+                                        latent_map=bound.latent_map)
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -406,7 +406,7 @@ class Trainer:
         self._check_resumable(meta, Path(path))
         try:
             avatar_tensors = {k[len("avatar/"):]: v for k, v in tensors.items() if k.startswith("avatar/")}
-            avatar = GaussianAvatar.from_export(meta["avatar"], avatar_tensors).to(self.device)
+            avatar = GaussianAvatar.from_export(meta["avatar"], avatar_tensors, head=self.avatar.head).to(self.device)
         except (KeyError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"checkpoint {path} does not match this avatar ({exc}); delete it to start over") from None
         self.avatar = avatar
