@@ -65,8 +65,13 @@ def _bumps(rng, V: np.ndarray, n: int, sigma: float, amplitude: np.ndarray, mask
     return out
 
 
-def flame_arrays(seed: int = 0) -> dict:
-    """The arrays of a FLAME-format model (numpy; ``J_regressor`` scipy sparse)."""
+def flame_arrays(seed: int = 0, expression: str = "random", warp_m: float = 0.004) -> dict:
+    """The arrays of a FLAME-format model (numpy; ``J_regressor`` scipy sparse).
+
+    ``expression="arkit"``: the first 52 expression components are the built-in head's ARKit fields
+    themselves (scaled with the head), the others zero: a model that can express every ARKit shape.
+    ``warp_m``: size of the smooth random warp of the template (0: the built-in head's shape, scaled).
+    """
     from vasa3d.head.builtin import REGIONS, build_builtin_arrays
 
     a = build_builtin_arrays()
@@ -78,7 +83,7 @@ def flame_arrays(seed: int = 0) -> dict:
     face = np.isin(mix.argmax(1), np.flatnonzero(np.isin(a["vertex_regions"],
                                                            [REGIONS.index(r) for r in ("face", "lips", "eyes")])))
     # a head of its own: warped, a little bigger, and its origin elsewhere than the head centre
-    warp = _bumps(rng, V, 1, 0.05, np.array([0.004]))[:, :, 0]
+    warp = _bumps(rng, V, 1, 0.05, np.array([warp_m]))[:, :, 0]
     warp[mix[:, np.concatenate([a["eyeball_right"], a["eyeball_left"]])].sum(1) > 0.5] = 0  # eyeballs stay spheres
     V = (V + warp) * 1.04 + np.array([0.0, -0.02, 0.03])
 
@@ -86,8 +91,11 @@ def flame_arrays(seed: int = 0) -> dict:
     arkit = np.einsum("uv,vce->uce", mix, a["exprdirs"])  # (V, 3, 52) the built-in's ARKit shapes
     coeff = rng.standard_normal((52, N_EXPRESSION)) / np.sqrt(52)
     falloff = 1.0 / np.sqrt(1 + 0.1 * np.arange(N_EXPRESSION))
-    expression = np.einsum("vce,ek->vck", arkit, coeff) * falloff
+    expression_kind, expression = expression, np.einsum("vce,ek->vck", arkit, coeff) * falloff
     expression += _bumps(rng, V, N_EXPRESSION, 0.02, 0.0003 * falloff, mask=face)
+    if expression_kind == "arkit":
+        expression = np.zeros_like(expression)
+        expression[:, :, :52] = arkit * 1.04
 
     rows = []
     for j in FLAME_ORDER:

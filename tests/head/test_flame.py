@@ -91,7 +91,7 @@ def test_synthetic_flame_file_loads(tmp_path, fake_chumpy, head, protocol):
     flame(p).sum().backward()
     assert p.expression.grad.abs().sum() > 0
     # the config builds the same model again
-    again = build_head(flame.config())
+    again = build_head(flame.config(), path)
     assert torch.allclose(again.v_template, flame.v_template)
 
 
