@@ -90,7 +90,8 @@ def load_avatar(path: str | os.PathLike, head_model: str | os.PathLike | None = 
 
 def check_head_model(path: str | os.PathLike, head_model: str | os.PathLike | None) -> None:
     """Before long work: the avatar's head record agrees with ``head_model`` (given exactly when the avatar
-    is on FLAME, and the very file it was made with).  Reads the file's header only.
+    is on FLAME, and the very file it was made with).  Reads the file's header only; a file that is
+    missing or not an avatar is left to :func:`load_avatar` to report.
 
     Raises:
         InputError, MissingAssetError: one line saying what to give.
@@ -104,9 +105,8 @@ def check_head_model(path: str | os.PathLike, head_model: str | os.PathLike | No
         config = manifest["avatar"]
         if not isinstance(config, dict):
             raise TypeError(type(config).__name__)
-    except Exception:  # the full read reports what is wrong with the file itself
-        read_avatar_file(p)
-        raise InputError(f"{p} is not a valid .vasa3d avatar file (its manifest is unreadable)") from None
+    except Exception:  # a missing or broken file is reported where the avatar is loaded, as before
+        return
     head_model = check_head_record(p, config, head_model)
     if head_model is not None:
         from vasa3d.head.build import check_flame_record
