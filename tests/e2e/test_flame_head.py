@@ -72,7 +72,8 @@ def test_create_records_the_model_by_digest_and_trains(made):
 
     dataset = FrameDataset(made["avatar"].with_name("flame.vasa3d.work") / "dataset")
     # the ARKit latent reaches FLAME: on the training latents, the FLAME mesh's landmarks land where the
-    # built-in head's (which made the frames) do, through the camera (measured: 2.3 % of the eye distance)
+    # built-in head's (which made the frames) do, through the camera (measured: 2.7 % of the eye distance at
+    # most 3.1 %; with the map zeroed 7.3 %, at most 10 %)
     builtin = build_head(None)
     z_dyn = torch.stack([dataset[i].z_dyn for i in range(len(dataset))])
     z_pose = torch.stack([dataset[i].z_pose for i in range(len(dataset))])
@@ -82,8 +83,8 @@ def test_create_records_the_model_by_digest_and_trains(made):
         cam = avatar.camera
         gap = (cam.project(fb)[0] - cam.project(ff)[0]).norm(dim=-1).mean(-1)
         iod = (cam.project(fb[:, 468:473].mean(1))[0] - cam.project(fb[:, 473:478].mean(1))[0]).norm(dim=-1)
-    assert float((gap / iod).max()) < 0.05, (gap / iod)
-    # trained: held-out PSNR inside the head (measured 22.6 dB; the built-in head's avatar on the same run: 22.2)
+    assert float((gap / iod).max()) < 0.045, (gap / iod)
+    # trained: held-out PSNR inside the head (measured 22.4 dB; the built-in head's avatar on the same run: 22.2)
     m = evaluate(avatar, dataset, EvalConfig(perceptual="off", identity=False), quiet=True)
     assert m["psnr"] > 20.0
 
@@ -165,3 +166,28 @@ def test_a_strangers_avatar_cannot_make_vasa3d_open_a_path(made, record, capsys)
         WATCH["on"] = False
     assert not any("bait" in p for p in OPENED), [p for p in OPENED if "bait" in p]
     assert not out.exists()
+
+
+def test_train_and_eval_take_the_model_file(made, capsys):
+    dataset = made["avatar"].with_name("flame.vasa3d.work") / "dataset"
+    out = made["root"] / "trained.vasa3d"
+    code, err = _run(["train", dataset, "-o", out, "--preset", "demo", "--iterations", "3", "--head",
+                      f"flame:{made['model']}", "-q"], capsys)
+    assert code == 0, err
+    config, tensors = read_avatar_file(out)
+    assert config["head"]["sha256"] == hashlib.sha256(made["model"].read_bytes()).hexdigest()
+    assert tuple(tensors["latent_map"].shape) == (52, 59)
+    # --init from a FLAME avatar needs the file too, and nothing is written without it
+    again = made["root"] / "again.vasa3d"
+    code, err = _run(["train", dataset, "-o", again, "--preset", "demo", "--iterations", "3", "--init", out], capsys)
+    assert code == 2 and len(err) == 1 and "--head-model PATH" in err[0] and not again.exists()
+    code, err = _run(["train", dataset, "-o", again, "--preset", "demo", "--iterations", "3", "--init", out,
+                      "--head", f"flame:{made['model']}", "-q"], capsys)
+    assert code == 0, err
+    report = made["root"] / "report"
+    code, err = _run(["eval", again, dataset, "-o", report, "--perceptual", "off", "--no-identity"], capsys)
+    assert code == 2 and "--head-model PATH" in err[0] and not report.exists()
+    code, err = _run(["eval", again, dataset, "-o", report, "--perceptual", "off", "--no-identity", "--head-model",
+                      made["model"]], capsys)
+    assert code == 0, err
+    assert (report / "metrics.json").exists()

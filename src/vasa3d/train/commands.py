@@ -40,6 +40,7 @@ def register(subparsers) -> None:
     e.add_argument("avatar", help=".vasa3d avatar file")
     e.add_argument("dataset", help="dataset folder")
     e.add_argument("-o", "--output", required=True, help="report folder to write")
+    e.add_argument("--head-model", default="", help="your FLAME model file, for an avatar made with --head flame:PATH")
     from vasa3d.eval.evaluate import EvalConfig
 
     add_dataclass_args(e, EvalConfig)
@@ -100,8 +101,8 @@ def _eval(args: argparse.Namespace) -> int:
     from vasa3d.eval.evaluate import EvalConfig, evaluate
     from vasa3d.io import check_output_dir, load_avatar
 
-    check_output_dir(args.output, [args.avatar, args.dataset], "report folder")  # up front, not after the evaluation
-    avatar = load_avatar(args.avatar)
+    check_output_dir(args.output, [args.avatar, args.dataset, args.head_model], "report folder")  # up front
+    avatar = load_avatar(args.avatar, head_model=args.head_model or None)
     dataset = FrameDataset(args.dataset)
     config = dataclass_from_args(EvalConfig, args)
     metrics = evaluate(avatar, dataset, config, out_dir=args.output, quiet=args.quiet)
