@@ -191,3 +191,19 @@ def test_train_and_eval_take_the_model_file(made, capsys):
                       made["model"]], capsys)
     assert code == 0, err
     assert (report / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("case", ["no-file", "not-flame", "bad-spec"])
+def test_create_refuses_a_bad_head_in_one_line(made, case, capsys, tmp_path):
+    import pickle
+
+    bad = tmp_path / "model.pkl"
+    if case == "not-flame":
+        bad.write_bytes(pickle.dumps({"weights": np.zeros((3, 5))}))
+    spec = {"no-file": f"flame:{tmp_path / 'missing.pkl'}", "not-flame": f"flame:{bad}", "bad-spec": "smpl"}[case]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, err = _run(["create", made["root"] / "astronaut.png", "-o", tmp_path / "a.vasa3d", "--preset", "demo",
+                      "--head", spec], capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    assert {"no-file": "not found", "not-flame": "not a FLAME model", "bad-spec": "bad --head"}[case] in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
