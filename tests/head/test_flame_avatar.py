@@ -102,8 +102,8 @@ def test_flame_fit_in_the_built_in_camera(astronaut_analysis, astronaut_fit, hea
 
     bound = avatar_head(astronaut_analysis.landmarks, head, astronaut_fit, {"kind": "flame"}, flame_path)
     assert bound.fit.camera is astronaut_fit.camera
-    # measured: 2.0 % of the eye distance (the built-in head: 0.7 %); the mean head alone is worse
-    assert bound.fit.landmark_error < 0.03
+    # the mean head alone is much worse
+    assert bound.fit.landmark_error < 0.03, bound.fit.landmark_error
     neutral = bound.fit.params.replace(shape=torch.zeros_like(bound.fit.params.shape))
     uv = astronaut_fit.camera.project(bound.head.landmarks(neutral)[0])[0]
     from vasa3d.face import landmarks as L
@@ -124,7 +124,8 @@ def test_avatar_on_flame_round_trips_and_never_opens_a_recorded_path(flame, arki
     av = GaussianAvatar(flame, AvatarConfig(num_gaussians=50, hidden=8), cam, 50, latent_map=arkit_map.matrix)
     z = torch.zeros(2, 52)
     z[1, ARKIT_INDEX["jawOpen"]] = 0.8
-    p = av.head_params(z, torch.zeros(2, 7))
+    with torch.no_grad():
+        p = av.head_params(z, torch.zeros(2, 7))
     assert p.expression.shape == (2, 50) and float(p.jaw[1, 0]) == pytest.approx(0.8 * float(arkit_map.matrix[17, 50]))
     with pytest.raises(ValueError, match="latent_map"):
         GaussianAvatar(flame, AvatarConfig(num_gaussians=50, hidden=8), cam, 50)
