@@ -46,7 +46,7 @@ class LiveConfig:
     """Smallest render size adaptive mode goes down to (frames are scaled up to size); 0: half the size, at
     least 128 pixels."""
     pipeline_budget_s: float = 0.0
-    """Time a frame may take from its audio being in to its image being ready (0: 0.08 s on a CPU, 0.04 s on
+    """Time a frame may take from its audio being in to its image being ready (0: 0.05 s on a CPU, 0.04 s on
     CUDA). Video comes out this much plus the generator's 100 ms look-ahead after the audio that drives it."""
     deform_threads: int = 0
     """CPU threads of the deformation (torch, for the whole process); 0: torch's setting."""

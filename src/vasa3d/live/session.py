@@ -142,7 +142,7 @@ class LiveSession:
         self.controls = (controls or LiveControls(size=cfg.size)).validated()
         self.rate = cfg.sample_rate
         self.spf = cfg.samples_per_frame
-        budget = cfg.pipeline_budget_s or (0.04 if device.type == "cuda" else 0.08)
+        budget = cfg.pipeline_budget_s or (0.04 if device.type == "cuda" else 0.05)
         self.base_delay_s = GENERATOR_LOOKAHEAD_S + budget
         self.delay_s = self.base_delay_s  # grows when the machine cannot meet the budget (see _adapt)
         self._ready_lag: deque[float] = deque(maxlen=50)  # s from a frame's time to its image being ready
