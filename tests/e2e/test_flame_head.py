@@ -171,10 +171,15 @@ def test_a_strangers_avatar_cannot_make_vasa3d_open_a_path(made, record, capsys)
 def test_train_and_eval_take_the_model_file(made, capsys):
     dataset = made["avatar"].with_name("flame.vasa3d.work") / "dataset"
     out = made["root"] / "trained.vasa3d"
-    code, err = _run(["train", dataset, "-o", out, "--preset", "demo", "--iterations", "3", "--head",
-                      f"flame:{made['model']}", "-q"], capsys)
+    argv = ["train", dataset, "-o", out, "--preset", "demo", "--iterations", "3", "--checkpoint-every", "3", "--head",
+            f"flame:{made['model']}", "-q"]
+    code, err = _run(argv, capsys)
     assert code == 0, err
     config, tensors = read_avatar_file(out)
+    # a rerun resumes from the last checkpoint, whose avatar is rebuilt on the running FLAME head
+    code, err = _run(argv, capsys)
+    assert code == 0, err
+    assert torch.equal(read_avatar_file(out)[1]["means"], tensors["means"])
     assert config["head"]["sha256"] == hashlib.sha256(made["model"].read_bytes()).hexdigest()
     assert tuple(tensors["latent_map"].shape) == (52, 59)
     # --init from a FLAME avatar needs the file too, and nothing is written without it
