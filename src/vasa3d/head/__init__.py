@@ -10,6 +10,6 @@ from vasa3d.head.model import HeadModel
 from vasa3d.head.params import HeadParams
 from vasa3d.head.solve import solve_arkit
 
-__all__ = ["REGIONS", "AvatarHead", "FitConfig", "FittedPortrait", "HeadModel", "HeadParams", "avatar_head", "build_head", "fit_landmarks",
-           "fit_portrait", "load_flame", "params_from_latent", "parse_head_spec", "read_arkit", "solve_arkit", "write_arkit_csv",
-           "write_arkit_json"]
+__all__ = ["REGIONS", "AvatarHead", "FitConfig", "FittedPortrait", "HeadModel", "HeadParams", "avatar_head",
+           "build_head", "fit_landmarks", "fit_portrait", "load_flame", "params_from_latent", "parse_head_spec",
+           "read_arkit", "solve_arkit", "write_arkit_csv", "write_arkit_json"]
