@@ -13,6 +13,8 @@ Features:
         sharply while they are shut, even under the low murmur of /m/ or a voice bar).
     f1, f2: first and second formant frequencies in Hz (LPC, order 10 at 8 kHz); meaningful
         where voiced. A low F2 with a low F1 means rounded lips, a high F2 spread lips.
+    bands: ``(K, 12)`` loudness of 12 mel-spaced bands from 100 Hz to 7.6 kHz, dB (the spectrum
+        the closure-place classifier of :mod:`vasa3d.motion.closure_place` reads).
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ HALF_WIN = 200  # 25 ms window
 PITCH_HALF = 320  # 40 ms pitch window
 HOP_RATE = 100.0
 PITCH_RATE = WORK_RATE // 2
+N_BANDS = 12
+
+
+def _mel_matrix(n_fft: int = 512, n_bands: int = N_BANDS, lo: float = 100.0, hi: float = 7600.0) -> np.ndarray:
+    """``(n_fft // 2 + 1, n_bands)`` 0/1 matrix summing FFT bins into mel-spaced bands."""
+    mel = np.linspace(2595 * np.log10(1 + lo / 700), 2595 * np.log10(1 + hi / 700), n_bands + 1)
+    edges = 700 * (10 ** (mel / 2595) - 1)
+    hz = np.fft.rfftfreq(n_fft, 1 / WORK_RATE)
+    return ((hz[:, None] >= edges[None, :-1]) & (hz[:, None] < edges[None, 1:])).astype(np.float64)
 
 
 @dataclass
@@ -43,13 +54,14 @@ class HopFeatures:
     mid: np.ndarray
     f1: np.ndarray
     f2: np.ndarray
+    bands: np.ndarray  # (K, N_BANDS)
 
-    FIELDS = ("db", "openness", "f0", "hf", "mid", "f1", "f2")
+    FIELDS = ("db", "openness", "f0", "hf", "mid", "f1", "f2", "bands")
 
     @classmethod
     def empty(cls) -> "HopFeatures":
         z = np.zeros(0, np.float32)
-        return cls(z, z, z, z, z, z, z)
+        return cls(z, z, z, z, z, z, z, np.zeros((0, N_BANDS), np.float32))
 
     def __len__(self) -> int:
         return len(self.db)
@@ -133,6 +145,9 @@ class FeatureStream:
         self.bp = np.zeros(pad, np.float32)
         self.hp = np.zeros(pad, np.float32)
         self.md = np.zeros(pad, np.float32)
+        self.raw = np.zeros(pad, np.float32)
+        self.mel = _mel_matrix()
+        self.hann = np.hanning(2 * HALF_WIN)
         self.start = -pad
         self.n = 0
         self.k = 0  # next hop to compute
@@ -148,10 +163,11 @@ class FeatureStream:
             self.md = np.concatenate([self.md, md.astype(np.float32)])
             self.bp = np.concatenate([self.bp, bp.astype(np.float32)])
             self.hp = np.concatenate([self.hp, hp.astype(np.float32)])
+            self.raw = np.concatenate([self.raw, x.astype(np.float32)])
             self.n += len(x)
         if final:  # hops whose window runs past the end see zeros there
             z = np.zeros(self.pad, np.float32)
-            self.bp, self.hp, self.md = (np.concatenate([b, z]) for b in (self.bp, self.hp, self.md))
+            self.bp, self.hp, self.md, self.raw = (np.concatenate([b, z]) for b in (self.bp, self.hp, self.md, self.raw))
             last = (self.n - 1) // HOP if self.n else -1
         else:
             last = (self.n - max(HALF_WIN, PITCH_HALF)) // HOP
@@ -191,7 +207,14 @@ class FeatureStream:
         if voiced.any():
             f1[voiced], f2[voiced] = self._formants(c[voiced])
         return HopFeatures(db.astype(np.float32), openness, f0.astype(np.float32), hf.astype(np.float32),
-                           mid.astype(np.float32), f1.astype(np.float32), f2.astype(np.float32))
+                           mid.astype(np.float32), f1.astype(np.float32), f2.astype(np.float32),
+                           self._bands(c))
+
+    def _bands(self, centres: np.ndarray) -> np.ndarray:
+        """``(N, N_BANDS)`` mel-band loudness (dB) of the 25 ms Hann window around each hop."""
+        seg = self.raw[centres[:, None] + np.arange(-HALF_WIN, HALF_WIN)[None, :]].astype(np.float64) * self.hann
+        power = np.abs(np.fft.rfft(seg, 512, axis=1)) ** 2
+        return (10.0 * np.log10(power @ self.mel + 1e-10)).astype(np.float32)
 
     def _formants(self, centres: np.ndarray, order: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """F1, F2 (Hz) by LPC of the band-passed signal decimated to 8 kHz (it has nothing above 4 kHz)."""
@@ -267,5 +290,5 @@ class FeatureStream:
     def _trim(self) -> None:
         keep = self.k * HOP - self.pad - self.start
         if keep > 8192:
-            self.bp, self.hp, self.md = self.bp[keep:], self.hp[keep:], self.md[keep:]
+            self.bp, self.hp, self.md, self.raw = self.bp[keep:], self.hp[keep:], self.md[keep:], self.raw[keep:]
             self.start += keep

@@ -11,8 +11,10 @@ import numpy as np
 from vasa3d.arkit import ARKIT_INDEX, ARKIT_NAMES
 from vasa3d.errors import InputError
 from vasa3d.motion.audio import StreamResampler, as_mono_float
+from vasa3d.motion.closure_place import AHEAD as PLACE_AHEAD
+from vasa3d.motion.closure_place import default_classifier, onset_features
 from vasa3d.motion.config import EMOTION_OFFSETS, EMOTION_POSE, MotionConfig, expand_bilateral
-from vasa3d.motion.features import HOP_RATE, FeatureStream
+from vasa3d.motion.features import HOP_RATE, N_BANDS, FeatureStream
 from vasa3d.motion.head_motion import HeadMotion, pose_vectors
 from vasa3d.motion.idle import Blinks, Saccades
 from vasa3d.motion.latent import MotionLatent
@@ -31,6 +33,8 @@ _REVERB_GAIN = 10.0 ** (-60.0 / 0.5 * _REVERB_DELAY / HOP_RATE / 10.0)
 _FLOOR_HOPS = 150
 #: the closure detector looks this many hops (10 ms) ahead
 _DIP_AHEAD_HOPS = 4
+#: a dip longer than this many hops is judged again from each later hop (as if it began there)
+_DIP_MAX_HOPS = 30
 
 
 def loudness_mouth(openness: np.ndarray, closure: np.ndarray, max_jaw: float) -> np.ndarray:
@@ -108,6 +112,7 @@ class MotionStream:
         # per-hop histories: smoothed and raw openness, pitch deviation, mid-band dB
         self.hist = {key: np.zeros(0, np.float32)
                      for key in ("env", "open", "f0dev", "mid", "midfloor", "round", "spread")}
+        self.hist["bands"] = np.zeros((0, N_BANDS), np.float32)
         self.mid_power_tail = np.zeros(_REVERB_DELAY)  # mid-band power of the last hops
         # noise floor of the mid band: minimum statistics over 1.5 s (as for the loudness)
         self.mid_recent = np.full(_FLOOR_HOPS, -50.0, np.float32)
@@ -213,6 +218,7 @@ class MotionStream:
         rounding, spread = acoustic_shapes(feats.f1, feats.f2, voiced, np.full(len(feats), scale))
         self.hist["round"] = np.concatenate([self.hist["round"], rounding.astype(np.float32)])
         self.hist["spread"] = np.concatenate([self.hist["spread"], spread.astype(np.float32)])
+        self.hist["bands"] = np.concatenate([self.hist["bands"], feats.bands])
         self.hop_count += len(feats)
 
     def _dereverb(self, mid_db: np.ndarray) -> np.ndarray:
@@ -241,9 +247,12 @@ class MotionStream:
         fps = self.config.fps
         if final:
             return max(1, int(np.ceil(self.n_in / self.sample_rate * fps - 1e-6)))
-        # a frame needs the hops of its window plus the look-ahead of the closure detector
-        last_hop = self.hop_count - 1 - _DIP_AHEAD_HOPS - _FRAME_HALF_HOPS
-        ready = int(np.floor((last_hop / HOP_RATE - self.config.lip_lead_s) * fps + 1e-9)) + 1
+        # a frame needs the hops of its window (led by the lip lead) plus the look-ahead of the
+        # closure detector, and its closure hops (not led) the look-ahead of the place classifier
+        lead = self.config.lip_lead_s
+        last_hop = self.hop_count - 1 - _FRAME_HALF_HOPS
+        ready = int(np.floor(min((last_hop - _DIP_AHEAD_HOPS) / HOP_RATE - lead,
+                                 (last_hop - PLACE_AHEAD) / HOP_RATE) * fps + 1e-9)) + 1
         if self.mouth_source is not None and self.mouth_source.hops_ready() is not None:
             last_label = self.mouth_source.hops_ready() - 1 - _FRAME_HALF_HOPS
             lead = self.config.lip_lead_s if self.mouth_source.label_lead else 0.0
@@ -251,7 +260,39 @@ class MotionStream:
         return max(0, ready)
 
     def _closure(self, hops: np.ndarray) -> np.ndarray:
-        """Lip closure evidence in [0, 1] per hop: a dip of the 0.7-4 kHz loudness below both of
+        """Lip closure in [0, 1] per hop: the dip evidence of :meth:`_dip_evidence` where the
+        place classifier (:mod:`vasa3d.motion.closure_place`) takes the dip for the lips, else 0.
+
+        Each dip is judged once, from its first hop (or, past ``_DIP_MAX_HOPS``, from the hop that
+        many before), so a hop's value depends on the audio alone, not on which hops are asked.
+        With phone labels the dips are not judged: the labels shut the lips for /p b m/ themselves
+        and the dips add what they miss.
+        """
+        hops = np.asarray(hops, int)
+        if len(hops) == 0:
+            return np.zeros(0)
+        if self.mouth_source is not None and self.mouth_source.has_labels:
+            return self._dip_evidence(hops)
+        lo, hi = int(hops.min()) - _DIP_MAX_HOPS, int(hops.max())
+        span = np.arange(lo, hi + 1)
+        ev = self._dip_evidence(span)
+        on = ev > 0
+        # index in `span` of the first hop of the run of dip hops that holds each hop
+        starts = np.where(on & ~np.concatenate([[False], on[:-1]]), np.arange(len(span)), -1)
+        run_start = np.maximum.accumulate(starts)
+        pos = hops - lo
+        onset = np.maximum(run_start[pos], pos - _DIP_MAX_HOPS) + lo
+        out = ev[pos]
+        dip = out > 0
+        if dip.any():
+            uniq, inverse = np.unique(onset[dip], return_inverse=True)
+            local = uniq - self.hop_base
+            keep = default_classifier().keep(onset_features(self.hist["bands"], local))
+            out[dip] = np.where(keep[inverse], out[dip], 0.0)
+        return out
+
+    def _dip_evidence(self, hops: np.ndarray) -> np.ndarray:
+        """Closure evidence in [0, 1] per hop: a dip of the 0.7-4 kHz loudness below both of
         its sides (120 ms before, 40 ms after), where the sides are speech. The dip must reach
         8-16 dB, or 40-80 % of how far the sides stand above the band's noise floor if that is less."""
         from numpy.lib.stride_tricks import sliding_window_view
@@ -287,7 +328,7 @@ class MotionStream:
             return MotionLatent(np.zeros((0, 52)), np.zeros((0, 7)), cfg.fps)
         if self.hop_count == 0:  # audio shorter than one hop
             for key in self.hist:
-                self.hist[key] = np.zeros(1, np.float32)
+                self.hist[key] = np.zeros((1,) + self.hist[key].shape[1:], np.float32)
             self.hist["mid"][:] = -110.0
             self.hop_count = 1
         hops = np.clip(self._frame_hops(frames), 0, self.hop_count - 1)
