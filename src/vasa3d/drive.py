@@ -193,11 +193,24 @@ def render(avatar_path: str | os.PathLike, motion_path: str | os.PathLike, outpu
 
 # --------------------------------------------------------------------------- reenact
 def retarget(motion: MotionLatent) -> MotionLatent:
-    """Tracked motion made fit for another head: the driver's head position becomes an offset
-    from its median (the avatar stays where its photo put it); expressions and rotation are kept."""
-    z_pose = motion.z_pose.copy()
-    z_pose[:, 3:6] -= np.median(z_pose[:, 3:6], axis=0)
-    return MotionLatent(motion.z_dyn, z_pose, motion.fps, motion.schema, motion.dyn_names, motion.pose_names)
+    """Tracked motion made fit for another head: the driver's head pose becomes a change from its
+    mean pose, expressions are kept.
+
+    Tracking gives the driver's head pose relative to the driver's camera, so a portrait seen
+    slightly from above reads as a head pitched by 15 degrees for the whole video; the avatar is
+    rendered from its own photo's view, where its rest pose is zero.  Rotation: ``R_ref^T R_t``,
+    the turn in the driver's head frame away from its mean orientation; position: the offset from
+    its median, in that same frame.
+    """
+    from scipy.spatial.transform import Rotation
+
+    z_pose = motion.z_pose.astype(np.float64)
+    rot = Rotation.from_rotvec(z_pose[:, :3])
+    ref = rot.mean()
+    z_pose[:, :3] = (ref.inv() * rot).as_rotvec()
+    z_pose[:, 3:6] = ref.inv().apply(z_pose[:, 3:6] - np.median(z_pose[:, 3:6], axis=0))
+    return MotionLatent(motion.z_dyn, z_pose.astype(motion.z_pose.dtype), motion.fps, motion.schema,
+                        motion.dyn_names, motion.pose_names)
 
 
 def _side_by_side(driver: Iterator[np.ndarray], frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:

@@ -91,3 +91,27 @@ def test_bad_settings_refused(clip):
 
     with pytest.raises(InputError, match="out of range"):
         track_video(list(clip[0][:2]), config=TrackConfig(smoothing=-1))
+
+
+
+def test_mouth_close_never_exceeds_jaw_open():
+    """ARKit's mouthClose closes an open jaw's lips.  Left free, the 2D fit read the closed mouth of a
+    meshwarp-animated astronaut as mouthClose = 1 with jawOpen ~0.1 (paired with mouthFunnel), and an
+    avatar driven by that kept its lips shut (issue 13); bounded, the jaw still follows."""
+    from vasa3d.animate import make_animator
+    from vasa3d.head import build_head, fit_portrait
+
+    head = build_head()
+    a = analyze_portrait(data.astronaut(), size=256)
+    fit = fit_portrait(a, head)
+    animator = make_animator("meshwarp", a, fit, head)
+    n = 16
+    driven = 0.4 * np.sin(np.linspace(0, 2 * np.pi, n)).clip(0)  # open and close, then stay closed
+    z = np.zeros((n, 52), np.float32)
+    z[:, ARKIT_INDEX["jawOpen"]] = driven
+    frames = [animator(z[t], np.zeros(7, np.float32), fit.camera)[0] for t in range(n)]
+    m = track_video(frames, head)
+    close, jaw = m.column("mouthClose"), m.column("jawOpen")
+    print(f"mouthClose - jawOpen max {(close - jaw).max():.3f}; jaw r {np.corrcoef(jaw, driven)[0, 1]:.3f}")
+    assert np.all(close <= jaw + 1e-6)
+    assert np.corrcoef(jaw, driven)[0, 1] > 0.95

@@ -3,7 +3,8 @@
 Per frame: mediapipe's face mesh in tracking mode gives 478 landmarks; a
 few damped Gauss-Newton steps, warm-started from the previous frame, fit the
 head's pose and 52 ARKit weights to them with the identity and camera held
-fixed (both fitted once, on the first frame with a face).  That first face is
+fixed (both fitted once, on the first frame with a face), with ARKit's
+``mouthClose <= jawOpen``.  That first face is
 the person followed: in later frames, among up to four faces, the one whose
 landmark shape matches it and that lies nearest the last position
 (:class:`PersonFollower`); frames showing only someone else count as no face.  Afterwards the
@@ -181,6 +182,13 @@ class _FrameSolver:
         self.K, self.w2c = K, w2c
         self.sw = weights.sqrt()[:, None].expand(-1, 2).reshape(-1)
         self.eps = torch.cat([torch.full((6,), 1e-4), torch.full((self.E,), 1e-3)])
+        names = list(getattr(head, "expression_names", ()))
+        # ARKit's mouthClose closes the lips of an open jaw and is never larger than jawOpen: alone it
+        # pushes the lips through each other.  Left free, the fit read closed mouths as mouthClose ~1
+        # paired with mouthFunnel (their vertical parts cancel) and a small jawOpen, and an avatar
+        # driven by that kept its lips shut while the driver's parted
+        self.close_jaw = ((6 + names.index("mouthClose"), 6 + names.index("jawOpen"))
+                          if {"mouthClose", "jawOpen"} <= set(names) else None)
 
     def residual(self, theta: torch.Tensor, target: torch.Tensor, iod: float) -> torch.Tensor:
         """``theta (B, 6 + E)`` -> weighted residuals ``(B, 956)``."""
@@ -208,6 +216,9 @@ class _FrameSolver:
             delta = torch.linalg.solve(A.double(), -g.double()).float()
             theta = theta + delta
             theta[6:] = theta[6:].clamp(0.0, 1.0)
+            if self.close_jaw is not None:
+                close, jaw = self.close_jaw
+                theta[close] = torch.minimum(theta[close], theta[jaw])
         return theta
 
 
