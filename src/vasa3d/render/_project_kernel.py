@@ -266,7 +266,12 @@ def _sh_basis_grad(k, x, y, z):
     return SH_C3_6 * x * (xx - F3 * yy), SH_C3_6 * F3 * (xx - yy), -np.float32(6.0) * SH_C3_6 * x * y, F0
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
+# No fastmath in the backward (IEEE arithmetic): with reassociation the code numba runs right after compiling
+# this parallel kernel and the code it loads from its on-disk cache rounded differently (~1e-7), so a
+# training run that compiled the kernels (a fresh clone) and one that found them cached gave different
+# avatars (Adam turns such noise into whole steps: 0.06 in log-scales after 20 iterations).  Measured at
+# 50k Gaussians it costs nothing visible; tests/e2e/test_kill_create.py holds it to the cached code.
+@njit(parallel=True, cache=True, nogil=True)
 def project_backward(means, quats, log_scales, opacity_logits, sh, degree, W, t, cam_pos,
                      fx, fy, cx, cy, width, height, eps2d, ids, g_recs,
                      g_means, g_quats, g_log_scales, g_logits, g_sh):
@@ -303,7 +308,7 @@ def project_backward(means, quats, log_scales, opacity_logits, sh, degree, W, t,
                                   g_means, g_quats, g_log_scales, g_logits, g_sh, s, R, JW, Bm, gBm, gR, gJW)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, inline="always")
 def _project_backward_one(means, quats, log_scales, opacity_logits, sh, n_basis, W, t, cam_pos,
                           fx, fy, x_lo, x_hi, y_lo, y_hi, eps2d, i, gr,
                           g_means, g_quats, g_log_scales, g_logits, g_sh, s, R, JW, Bm, gBm, gR, gJW):
