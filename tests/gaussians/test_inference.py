@@ -38,13 +38,24 @@ def test_frozen_avatar_matches_deform(head, vas):
             assert torch.allclose(a, b, atol=2e-6, rtol=1e-5), (name, (a - b).abs().max())
 
 
-def test_int8_precision_stays_close_in_the_image(head):
+@pytest.mark.parametrize("precision", ["int8", "bfloat16"])
+def test_reduced_precision_stays_close_in_the_image(head, precision):
     avatar, fit = _trained_like(head)
-    exact, fast = FrozenAvatar(avatar), FrozenAvatar(avatar, precision="int8")
+    exact, fast = FrozenAvatar(avatar), FrozenAvatar(avatar, precision=precision)
+    if precision == "bfloat16" and fast.vas and fast.vas[0][0].bf16 is None:
+        pytest.skip("this torch build or CPU has no oneDNN bf16 linear kernels (the float32 path runs instead)")
     z, p = torch.full((52,), 0.3), torch.zeros(7)
     a = rasterize(exact(z, p), fit.camera, 96, 96).color
     b = rasterize(fast(z, p), fit.camera, 96, 96).color
     mse = float(((a - b) ** 2).mean())
     psnr = 10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-12)))
     assert psnr > 40.0
-    assert not torch.equal(a, b)  # the quantised path really runs
+    assert not torch.equal(a, b)  # the reduced-precision path really runs
+
+
+def test_best_cpu_precision_names_a_precision_frozen_avatar_takes(head):
+    from vasa3d.gaussians.inference import best_cpu_precision
+
+    avatar, _ = _trained_like(head, n=500)
+    precision = best_cpu_precision()
+    assert FrozenAvatar(avatar, precision).precision == precision

@@ -43,8 +43,9 @@ def register(sub) -> None:
     p.add_argument("--voice", default="female", choices=["male", "female"], help="voice of --text (default: female)")
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "torch", "gsplat"],
                    help="rasterizer (default: auto)")
-    p.add_argument("--precision", default="auto", choices=["auto", "float32", "int8"],
-                   help="VAS networks: auto (int8 on a CPU, float32 on CUDA), float32 or int8 (default: auto)")
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "int8", "bfloat16"],
+                   help="VAS networks: auto (bfloat16 on CPUs with bf16 units, else int8; float32 on CUDA), "
+                        "float32, int8 or bfloat16 (default: auto)")
     p.add_argument("--show", choices=["auto", "yes", "no"], default="auto",
                    help="show a window and play the sound (auto: when a display is there)")
     p.set_defaults(func=run)

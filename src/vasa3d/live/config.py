@@ -29,9 +29,10 @@ class LiveConfig:
     """Rasterizer: auto (gsplat on CUDA, else the numba CPU kernels), cpu, torch or gsplat."""
     device: str = "auto"
     """auto (CUDA when present), cpu or cuda."""
-    precision: Literal["auto", "float32", "int8"] = "auto"
-    """VAS networks: float32 (exact), int8 (hidden layers quantised: faster on a CPU, see docs/live.md),
-    auto: int8 on a CPU, float32 on CUDA."""
+    precision: Literal["auto", "float32", "int8", "bfloat16"] = "auto"
+    """VAS networks: float32 (exact), int8 (hidden layers quantised: faster on any CPU), bfloat16 (much
+    faster on CPUs with bf16 matrix units, AMX or AVX512-BF16); see docs/live.md. auto: bfloat16 on a CPU
+    that has bf16 units, int8 on other CPUs, float32 on CUDA."""
     generator: Literal["phonetic", "loudness"] = "phonetic"
     """Audio-to-motion generator (both stream with <= 100 ms of look-ahead)."""
     seed: int = 0
@@ -71,8 +72,8 @@ class LiveConfig:
         spf = self.sample_rate / self.fps
         if abs(spf - round(spf)) > 1e-9:
             raise InputError(f"sample_rate / fps must be whole ({self.sample_rate} / {self.fps} is not)")
-        if self.precision not in ("auto", "float32", "int8"):
-            raise InputError(f"unknown precision {self.precision!r}; use auto, float32 or int8")
+        if self.precision not in ("auto", "float32", "int8", "bfloat16"):
+            raise InputError(f"unknown precision {self.precision!r}; use auto, float32, int8 or bfloat16")
         if self.generator not in ("phonetic", "loudness"):
             raise InputError(f"unknown live generator {self.generator!r}; use phonetic or loudness")
         if self.device not in ("auto", "cpu", "cuda"):

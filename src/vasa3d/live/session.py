@@ -104,7 +104,7 @@ class LiveSession:
     """
 
     def __init__(self, avatar, config: LiveConfig | None = None, controls: LiveControls | None = None):
-        from vasa3d.gaussians.inference import FrozenAvatar
+        from vasa3d.gaussians.inference import FrozenAvatar, best_cpu_precision
         from vasa3d.motion import MotionConfig
         from vasa3d.motion.generate import MotionStream, emotion_offsets
 
@@ -120,7 +120,7 @@ class LiveSession:
         avatar = avatar.to(device).eval()
         precision = cfg.precision
         if precision == "auto":
-            precision = "int8" if device.type == "cpu" else "float32"
+            precision = best_cpu_precision() if device.type == "cpu" else "float32"
         self.device = device
         self.frozen = FrozenAvatar(avatar, precision)
         self.precision = self.frozen.precision
