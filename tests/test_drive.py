@@ -170,9 +170,9 @@ def test_portrait_background_is_the_photo_outside_the_face(astronaut_avatar, tmp
     print(f"portrait background PSNR outside the face {psnr:.2f} dB (black: "
           f"{_psnr(frames_black[0], crop.image, outside):.2f} dB)")
     save_image(tmp_path / "side.png", np.concatenate([crop.image, frame], 1))
-    # issue 13 asks 25 dB; this untrained fixture avatar renders the hair and chin blurred (22.9 dB measured,
-    # the backdrop itself is exact there), a trained avatar is sharper
-    assert black == 0 and psnr >= 22.0
+    # issue 13: >= 25 dB (27.6 measured on this untrained fixture: the photo's own neck and collar, the
+    # avatar's neck faded into them; what is left is mostly the blurred hair of an untrained avatar)
+    assert black == 0 and psnr >= 25.0
     assert _psnr(frames_black[0], crop.image, outside) < 15
 
 

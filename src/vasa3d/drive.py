@@ -8,6 +8,7 @@ frames from :func:`vasa3d.render.rasterize`, backgrounds from
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator
@@ -73,28 +74,57 @@ def check_motion_fits(motion: MotionLatent, avatar, source: str) -> None:
 
 
 # --------------------------------------------------------------------------- frames
-def _portrait_backdrop(avatar, size: int, backend: str):
-    """The :class:`~vasa3d.render.composite.PortraitBackdrop` of an avatar that carries its photo."""
-    from vasa3d.pipeline import view_camera
-    from vasa3d.render import rasterize
-    from vasa3d.render.composite import PortraitBackdrop
-
-    if not avatar.portrait:
-        raise InputError("--background portrait needs an avatar that carries its photo; this one was made "
-                         "before vasa3d stored it: run 'vasa3d create' again, or give the photo as "
-                         "--background PHOTO")
-    target = avatar.head_center.detach().reshape(3)
-    cam = view_camera(avatar.camera, target, 0.0, 0.0, size)
-    with torch.no_grad():
-        g = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0]
-        alpha = rasterize(g, cam, size, size, backend=backend).alpha[0, ..., 0].numpy()
-    return PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(), alpha, size)
+#: in front of its photo the avatar's neck fades out from the first height to the second (metres, head
+#: frame, at rest), and the photo's own neck and collar show instead, in the body layer that follows the
+#: neck on screen (as the meshwarp animator does): the avatar's neck below the jaw is seen in the photo
+#: only in part, and rendered over the real one it cost 5 dB outside the face (issue 13)
+NECK_FADE_M = (-0.07, -0.13)
 
 
-def _neck_ids(avatar) -> torch.Tensor:
-    regions = avatar.head.face_regions.to(avatar.parent.device)[avatar.parent]
-    ids = torch.nonzero(torch.isin(regions, avatar._neck_region_ids)).flatten()
-    return ids if len(ids) else torch.arange(avatar.n_gaussians)
+class _PortraitScene:
+    """The avatar in its photo: the :class:`~vasa3d.render.composite.PortraitBackdrop` and the avatar's
+    neck, faded out toward the body and followed by the photo's body layer."""
+
+    def __init__(self, avatar, size: int, backend: str):
+        from vasa3d.pipeline import view_camera
+        from vasa3d.render import rasterize
+        from vasa3d.render.composite import PortraitBackdrop
+
+        if not avatar.portrait:
+            raise InputError("--background portrait needs an avatar that carries its photo; this one was made "
+                             "before vasa3d stored it: run 'vasa3d create' again, or give the photo as "
+                             "--background PHOTO")
+        regions = avatar.head.face_regions.to(avatar.parent.device)[avatar.parent]
+        self.neck = torch.nonzero(torch.isin(regions, avatar._neck_region_ids)).flatten()
+        with torch.no_grad():
+            rest = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim), vas=False)[0]
+            if len(self.neck) == 0:  # a head without a neck: the whole avatar carries the body
+                self.neck = torch.arange(avatar.n_gaussians)
+                self.keep = torch.ones(0)
+            else:
+                hi, lo = NECK_FADE_M
+                self.keep = ((rest.means[self.neck, 1] - lo) / (hi - lo)).clamp(0.0, 1.0)
+            self.neck_rest = rest.means[self.neck].mean(0)
+            cam = view_camera(avatar.camera, avatar.head_center.detach().reshape(3), 0.0, 0.0, size)
+            g = self.fade(avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0])
+            alpha = rasterize(g, cam, size, size, backend=backend).alpha[0, ..., 0].numpy()
+        self.backdrop = PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(),
+                                         alpha, size)
+
+    def fade(self, gaussians):
+        """``gaussians`` with the neck's opacities scaled down toward the body."""
+        if len(self.keep) == 0:
+            return gaussians
+        logits = gaussians.opacity_logits.clone()
+        faded = torch.sigmoid(logits[self.neck]) * self.keep
+        logits[self.neck] = torch.logit(faded.clamp(1e-6, 1.0 - 1e-6))
+        return dataclasses.replace(gaussians, opacity_logits=logits)
+
+    def background(self, gaussians, camera) -> np.ndarray:
+        """The backdrop with the body moved as the neck of ``gaussians`` moved on screen from rest."""
+        uv, _ = camera.project(torch.stack([self.neck_rest, gaussians.means[self.neck].mean(0)]))
+        dx, dy = (uv[1] - uv[0]).tolist()
+        return self.backdrop.layer((dx, dy))
 
 
 def render_frames(avatar, motion: MotionLatent, config: RenderConfig | None = None,
@@ -110,18 +140,13 @@ def render_frames(avatar, motion: MotionLatent, config: RenderConfig | None = No
     size = int(config.size)
     check_motion_fits(motion, avatar, "the motion")
     cameras = camera_track(avatar, config.camera, len(motion), motion.fps, size)
-    backdrop = neck = neck_rest = None
+    scene = None
     if spec.kind == "colour":
         background: np.ndarray | None = np.asarray(spec.colour, np.float32)
     elif spec.kind == "image":
         background = load_background_image(spec.path, size)
     elif spec.kind == "portrait":
-        backdrop = _portrait_backdrop(avatar, size, config.backend)
-        background = backdrop.layer()
-        neck = _neck_ids(avatar)
-        with torch.no_grad():
-            rest = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim), vas=False)[0]
-            neck_rest = rest.means[neck].mean(0)
+        scene = _PortraitScene(avatar, size, config.backend)
     else:
         background = None
     z_dyn = torch.from_numpy(motion.z_dyn)
@@ -130,11 +155,10 @@ def render_frames(avatar, motion: MotionLatent, config: RenderConfig | None = No
     with torch.no_grad():
         for t in track(range(len(motion)), "rendering", quiet=quiet):
             gaussians = avatar(z_dyn[t:t + 1], z_pose[t:t + 1])[0]
+            if scene is not None:
+                gaussians = scene.fade(gaussians)
+                background = scene.background(gaussians, cameras[t])
             out = rasterize(gaussians, cameras[t], size, size, background=black, backend=config.backend)
-            if backdrop is not None:  # the shoulders follow the neck on screen
-                uv, _ = cameras[t].project(torch.stack([neck_rest, gaussians.means[neck].mean(0)]))
-                dx, dy = (uv[1] - uv[0]).tolist()
-                background = backdrop.layer((dx, dy))
             yield composite(out.color[0].numpy(), out.alpha[0].numpy(), background)
 
 
