@@ -37,19 +37,23 @@ def chromium_or_skip():
     pytest.importorskip("selenium", reason="selenium is in the 'test' extra (requirements.lock)")
 
 
-def launch(fake_audio: str | None = None, width: int = 1100, height: int = 900):
+def launch(fake_audio: str | None = None, width: int = 1100, height: int = 900, plain: bool = False):
+    """Headless Chromium; ``plain``: without the fake media devices and loopback WebRTC flags,
+    as an ordinary user's browser is."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
-                f"--window-size={width},{height}", "--autoplay-policy=no-user-gesture-required",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                # WebRTC stays on the loopback interface: loopback candidates, no mDNS names
-                "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-default-apps"):
+    args = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
+            f"--window-size={width},{height}", "--autoplay-policy=no-user-gesture-required",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-default-apps"]
+    if not plain:
+        args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 # WebRTC stays on the loopback interface: loopback candidates, no mDNS names
+                 "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"]
+    for arg in args:
         options.add_argument(arg)
     if fake_audio:
         options.add_argument(f"--use-file-for-fake-audio-capture={fake_audio}")

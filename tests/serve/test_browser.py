@@ -194,6 +194,41 @@ def test_live_talk_fps_lipsync_drag_interrupt(live_page):
     assert status == 200 and stats["connections"] >= 1
 
 
+def test_plain_browser_connects_to_a_loopback_server(tiny_avatars):
+    """No WebRTC flags, no microphone permission (so Chromium hides its addresses behind mDNS names):
+    the default loopback server still gets video to the page (the browser's checks pair as peer-reflexive)."""
+    from selenium.webdriver.common.by import By
+
+    from vasa3d.serve import ServeConfig, create_app
+
+    server = Server(create_app(ServeConfig(avatars=str(tiny_avatars), size=128, max_sessions=2)))
+    driver = launch(plain=True)
+    try:
+        driver.get(server.base + "/")
+        wait_for(driver, "return document.querySelector('#avatars li[data-id=tiny]') !== null", 20)
+        driver.find_element(By.CSS_SELECTOR, "#avatars li[data-id=tiny]").click()
+        driver.find_element(By.ID, "talk").click()
+        wait_for(driver, "return document.getElementById('video').readyState >= 2", 60)
+        pairs = driver.execute_async_script("""
+            const done = arguments[0];
+            state.pc.getStats().then((stats) => {
+              const out = [];
+              stats.forEach((r) => {
+                if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated)
+                  out.push(stats.get(r.remoteCandidateId).address);
+              });
+              done(out);
+            });""")
+        assert pairs == ["127.0.0.1"], pairs
+        driver.execute_script(COLLECTOR, 64)
+        frames = capture(driver, 2.0)
+        assert len(frames) >= 10, f"{len(frames)} frames in 2 s"
+        assert max(f["image"].mean() for f in frames) > 10  # the head, not a black video
+    finally:
+        driver.quit()
+        server.stop()
+
+
 def test_create_an_avatar_from_the_page(tiny_avatars, tmp_path):
     from PIL import Image
     from selenium.webdriver.common.by import By

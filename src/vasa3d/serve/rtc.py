@@ -134,9 +134,10 @@ class RtcHub:
 
     With ``loopback_only`` (a server bound to 127.0.0.1) media never leaves the loopback interface
     either: our ICE candidates are 127.0.0.1 only and the browser's other candidates are ignored.
-    Browsers offer loopback candidates only when told to (Chromium: ``--allow-loopback-in-peer-connection``);
-    on a plain browser, reach a loopback server through its own machine's address or a tunnel
-    (docs/serve.md).
+    A browser on the same machine needs no flag: it does not offer loopback candidates itself, but its
+    connectivity checks to our 127.0.0.1 candidate reach us over the loopback interface and pair as
+    peer-reflexive candidates (checked with plain headless Chromium, mDNS-hidden host candidates and
+    all: tests/serve/test_browser.py::test_plain_browser_connects_to_a_loopback_server).
     """
 
     def __init__(self, loopback_only: bool = False) -> None:
