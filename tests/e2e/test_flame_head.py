@@ -108,6 +108,18 @@ def test_speak_with_the_model_file(made, capsys):
     assert info["video"]["frames"] == 50 and info["audio"] is not None
 
 
+def test_live_with_the_model_file(made, capsys):
+    out = made["root"] / "live.mp4"
+    code, err = _run(["live", made["avatar"], "--text", "Hello there.", "-o", out, "--size", "64", "--show", "no",
+                      "--seconds", "1.5", "--head-model", made["model"]], capsys)
+    assert code == 0, err
+    info = probe_video(out)
+    assert info["video"]["frames"] >= 30 and info["audio"] is not None
+    code, err = _run(["live", made["avatar"], "--text", "Hello.", "--size", "64", "--show", "no", "--seconds", "1"],
+                     capsys)
+    assert code == 2 and len(err) == 1 and "--head-model PATH" in err[0], err
+
+
 @pytest.mark.parametrize("case", ["missing", "other-file", "not-needed"])
 def test_speak_asks_for_the_right_model_file(made, case, capsys):
     out = made["root"] / f"bad-{case}.mp4"

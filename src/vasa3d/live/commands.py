@@ -46,6 +46,8 @@ def register(sub) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "int8", "bfloat16"],
                    help="VAS networks: auto (bfloat16 on CPUs with bf16 units, else int8; float32 on CUDA), "
                         "float32, int8 or bfloat16 (default: auto)")
+    p.add_argument("--head-model", default="", metavar="PATH",
+                   help="your FLAME model file, for an avatar made with --head flame:PATH (docs/head.md)")
     p.add_argument("--show", choices=["auto", "yes", "no"], default="auto",
                    help="show a window and play the sound (auto: when a display is there)")
     p.set_defaults(func=run)
@@ -77,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         from vasa3d.io.paths import check_output_path
 
-        check_output_path(args.output, inputs=[args.avatar, args.audio], suffixes=(".mp4",), what="recording")
+        check_output_path(args.output, inputs=[args.avatar, args.audio, args.head_model], suffixes=(".mp4",),
+                          what="recording")
     feeder = None
     if args.audio:
         from vasa3d.io.media import audio_info
@@ -85,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
         audio_info(args.audio)  # refuse a bad file before the session starts
     if args.mic:
         _check_mic()
+    from vasa3d.io import load_avatar
     from vasa3d.live import LiveSession
 
-    session = LiveSession(args.avatar, config, controls)
+    session = LiveSession(load_avatar(args.avatar, head_model=args.head_model or None), config, controls)
     show = args.show == "yes" or (args.show == "auto" and _has_display())
     viewer = _Viewer(session.sample_rate) if show else None
     try:
