@@ -13,8 +13,9 @@ from vasa3d.face import landmarks as L
 from vasa3d.io import load_audio, probe_video, read_video_frames
 
 SIZE = 256  # the driver video
-OUT = 512  # the avatar, at reenact's default size: at 256 px this untrained 10k-Gaussian avatar's mouth is
-# a few blurred pixels that mediapipe misreads (lip-gap r 0.74 at 256, 0.86 at 512 on the same motion)
+OUT = 512  # the avatar, at reenact's default size: at 256 px, after the H.264 coding of the side-by-side
+# video, this untrained 10k-Gaussian avatar's mouth is a few blurred pixels that mediapipe misreads
+# (lip-gap r 0.74 there; 0.86 at 256 before coding, 0.86 at 512 after)
 pytestmark = pytest.mark.slow  # about 40 s on 2 cores: a driver video, tracking, re-rendering at 512 px
 
 
