@@ -21,11 +21,13 @@ has bf16 matrix units, AMX or AVX512-BF16; :func:`best_cpu_precision` picks).
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from numba import njit
 from torch import Tensor
 
 from vasa3d.render.types import Gaussians
@@ -208,6 +210,7 @@ class FrozenAvatar:
                         self.vas.append((_FrozenVAS(net, idx, pe, precision), kind))
             if precision == "bfloat16" and any(vas.bf16 is None for vas, _ in self.vas):
                 self.precision = "float32"  # what runs where this torch has no bf16 kernels
+            self._parent_np = self.parent.to(torch.int64).cpu().numpy()
             n = self.local_means.shape[0]
             self.residual = torch.zeros(n, 14, dtype=self.local_means.dtype, device=self.local_means.device)
 
@@ -248,6 +251,18 @@ class FrozenAvatar:
         return r
 
     def _bind(self, frames, means, quats, log_scales, opacity, sh) -> Gaussians:
+        if self.local_means.device.type == "cpu" and self.local_means.dtype == torch.float32:
+            n = means.shape[0]
+            out = torch.empty(n, 10)
+            _bind_kernel(self._parent_np, frames.rotation.contiguous().numpy(), frames.size.contiguous().numpy(),
+                         frames.centre.contiguous().numpy(), frames.quat.contiguous().numpy(),
+                         means.contiguous().numpy(), quats.contiguous().numpy(), log_scales.contiguous().numpy(),
+                         out.numpy())
+            return Gaussians(out[:, 0:3], out[:, 3:7], out[:, 7:10], opacity, sh)
+        return self._bind_torch(frames, means, quats, log_scales, opacity, sh)
+
+    def _bind_torch(self, frames, means, quats, log_scales, opacity, sh) -> Gaussians:
+        """The plain-torch binding (GPU, float64; the reference of :func:`_bind_kernel`)."""
         p = self.parent
         R = frames.rotation[p]  # (N, 3, 3)
         s = frames.size[p]  # (N,)
@@ -255,3 +270,31 @@ class FrozenAvatar:
         world_quats = quat_multiply(frames.quat[p], F.normalize(quats, dim=-1))
         world_log_scales = log_scales + torch.log(s)[:, None]
         return Gaussians(world_means, world_quats, world_log_scales, opacity, sh)
+
+
+@njit(cache=True, nogil=True)
+def _bind_kernel(parent, rot, size, centre, fquat, means, quats, log_scales, out):
+    """World geometry of ``N`` bound Gaussians in one pass, writing ``out (N, 10)``: means, quats, log-scales.
+
+    ``parent (N,)``, ``rot (F, 3, 3)``, ``size (F,)``, ``centre (F, 3)``, ``fquat (F, 4)`` (w, x, y, z);
+    the local ``means (N, 3)``, ``quats (N, 4)`` (normalised here), ``log_scales (N, 3)``.  The same maths
+    as :meth:`FrozenAvatar._bind_torch` (R_f (mean s_f) + c_f, q_f * q, log-scale + log s_f) without the
+    (N, 3, 3) gathers that dominate it in torch.
+    """
+    for i in range(parent.shape[0]):
+        f = parent[i]
+        s = size[f]
+        mx, my, mz = means[i, 0] * s, means[i, 1] * s, means[i, 2] * s
+        for r in range(3):
+            out[i, r] = rot[f, r, 0] * mx + rot[f, r, 1] * my + rot[f, r, 2] * mz + centre[f, r]
+        bw, bx, by, bz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
+        norm = max(math.sqrt(bw * bw + bx * bx + by * by + bz * bz), 1e-12)
+        bw, bx, by, bz = bw / norm, bx / norm, by / norm, bz / norm
+        aw, ax, ay, az = fquat[f, 0], fquat[f, 1], fquat[f, 2], fquat[f, 3]
+        out[i, 3] = aw * bw - ax * bx - ay * by - az * bz
+        out[i, 4] = aw * bx + ax * bw + ay * bz - az * by
+        out[i, 5] = aw * by - ax * bz + ay * bw + az * bx
+        out[i, 6] = aw * bz + ax * by - ay * bx + az * bw
+        ls = math.log(s)
+        for r in range(3):
+            out[i, 7 + r] = log_scales[i, r] + ls
