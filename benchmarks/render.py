@@ -157,6 +157,7 @@ def stages(size: int, n: int, repeats: int) -> dict:
         "project + depth sort": lambda: B._project_fused(arrays, 0, cam_args, size, size, 0.3, 0.01, False),
         "tile binning": lambda: K.bin_records(recs, tiles, tiles, numba.get_num_threads()),
         "blend (incl. binning)": lambda: B._composite_forward(recs, size, size, bg),
+        "display blend (incl. binning)": lambda: B._composite_display(recs, size, size, bg),
         "blend backward": lambda: B._composite_backward(state, g_color, g_alpha, None),
         "projection backward": project_backward,
     }
