@@ -6,9 +6,12 @@
 
 The speech is one synthesized sentence repeated (with a short pause) to the length asked
 for, written as 16 kHz 16-bit wav.  ``speak`` drives a small untrained avatar of the
-astronaut (2,000 Gaussians) at ``--size`` pixels with the loudness generator, so the
-run measures the pipeline's memory, not the renderer's.  Each command runs in its own
-process; its peak resident set size comes from ``wait4``.
+astronaut (2,000 Gaussians) at ``--size`` pixels with ``--generator`` (the default
+phonetic one unless told), so the run measures the pipeline's memory, not the
+renderer's.  A short ``speak`` runs first, unmeasured, so that every measured run finds
+the numba kernels in the cache (a run that compiles them peaks higher for that reason
+alone).  Each command runs in its own process; its peak resident set size is the child's
+``VmHWM``.
 """
 
 from __future__ import annotations
@@ -68,14 +71,20 @@ def peak_rss(argv: list[str]) -> tuple[float, float]:
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     hwm = 0
+    trace, next_note = [], start + 60
     while proc.poll() is None:
         try:
             for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     hwm = max(hwm, int(line.split()[1]))
+                elif line.startswith("VmRSS:") and time.perf_counter() > next_note:
+                    trace.append(f"{(time.perf_counter() - start) / 60:.0f} min {int(line.split()[1]) >> 10}")
+                    next_note += 300
         except (OSError, ValueError):
             pass
         time.sleep(0.1)
+    if trace:  # whether the resident size grows as the run goes on
+        print(f"  {argv[3]}: resident MiB at", ", ".join(trace), file=sys.stderr)
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err[-400:]}")
@@ -86,6 +95,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[5.0, 60.0])
     ap.add_argument("--size", type=int, default=32, help="speak's video size in pixels (default 32)")
+    ap.add_argument("--generator", default="phonetic", choices=["phonetic", "loudness"],
+                    help="speak's audio-to-motion generator (default phonetic, as speak's own default)")
     ap.add_argument("--no-speak", action="store_true")
     args = ap.parse_args()
     exe = [sys.executable, "-m", "vasa3d.cli"]
@@ -93,15 +104,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         avatar = None if args.no_speak else small_avatar(tmp / "a.vasa3d")
+
+        def speak(wav: Path) -> list[str]:
+            return [*exe, "speak", str(avatar), str(wav), "-o", str(tmp / "v.mp4"), "--size", str(args.size),
+                    "--generator", args.generator, "-q"]
+
+        if avatar is not None:  # unmeasured: fills numba's cache
+            peak_rss(speak(speech_wav(tmp / "warmup.wav", 0.1)))
         for minutes in args.minutes:
             wav = speech_wav(tmp / f"speech{minutes:g}.wav", minutes)
             rss, secs = peak_rss([*exe, "motion", str(wav), "-o", str(tmp / "m.npz"), "-q"])
             rows.append(("motion (phonetic)", minutes, rss, secs))
             print(f"motion {minutes:g} min: {rss:.0f} MiB, {secs:.0f} s", file=sys.stderr)
             if avatar is not None:
-                rss, secs = peak_rss([*exe, "speak", str(avatar), str(wav), "-o", str(tmp / "v.mp4"), "--size",
-                                      str(args.size), "--generator", "loudness", "-q"])
-                rows.append((f"speak ({args.size} px, loudness)", minutes, rss, secs))
+                rss, secs = peak_rss(speak(wav))
+                rows.append((f"speak ({args.size} px, {args.generator})", minutes, rss, secs))
                 print(f"speak {minutes:g} min: {rss:.0f} MiB, {secs:.0f} s", file=sys.stderr)
             wav.unlink()
     print("| command | speech | peak RSS | wall time |")
