@@ -164,7 +164,12 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
 
         avatar = GaussianAvatar.from_portrait(bound.head, bound.fit, analysis, AvatarConfig.preset(config.preset),
                                               latent_map=bound.latent_map)
-        avatar = Trainer(avatar, dataset, train_cfg, log_dir=work / "train", quiet=quiet,
+        fresh = None
+        if train_cfg.fresh_frames:  # training frames drawn new as it goes; the dataset gives the held-out ones
+            from vasa3d.animate.fresh import FreshFrames
+
+            fresh = FreshFrames(animator, fit.camera, seed=config.seed, motion=kind, workers=train_cfg.fresh_workers)
+        avatar = Trainer(avatar, dataset, train_cfg, log_dir=work / "train", quiet=quiet, fresh=fresh,
                          trained_on={"portrait": run["portrait"], "preset": config.preset}).run()
         from vasa3d.face.backdrop import portrait_tensors
 

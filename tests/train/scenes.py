@@ -67,3 +67,30 @@ def psnr_on(avatar, dataset, indices) -> float:
             target = s.image * s.mask
             errs.append(float(((out.color[0] - target) ** 2).mean()))
     return float(-10 * np.log10(np.mean(errs)))
+
+
+class TeacherAnimator:
+    """A portrait animator made of the teacher avatar: ``(z_dyn, z_pose, camera) -> (rgb uint8, mask)``, as the
+    :class:`vasa3d.animate.Animator` protocol says (frames un-premultiplied, like the dataset's)."""
+
+    def __init__(self, teacher):
+        self.teacher = teacher
+
+    def __call__(self, z_dyn, z_pose, camera):
+        with torch.no_grad():
+            gs = self.teacher(torch.as_tensor(z_dyn).float()[None], torch.as_tensor(z_pose).float()[None])[0]
+            out = rasterize(gs, camera, camera.width, camera.height)
+        alpha = out.alpha[0].clamp(0, 1)
+        straight = (out.color[0] / alpha.clamp_min(1e-6)).clamp(0, 1)
+        return (straight.numpy() * 255).round().astype(np.uint8), alpha[..., 0].numpy()
+
+    def describe(self):
+        return {"animator": "teacher", "gaussians": int(self.teacher.n_gaussians)}
+
+
+def fresh_stream(teacher, camera, seed=0, workers=0):
+    """Fresh frames of random motion from the teacher (small clips, so a short test spans several)."""
+    from vasa3d.animate.fresh import FreshFrames
+
+    return FreshFrames(TeacherAnimator(teacher), camera, seed=seed, motion="random", workers=workers,
+                       clip_frames=8, window_clips=3)

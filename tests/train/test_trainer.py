@@ -65,13 +65,14 @@ def test_corrupt_or_truncated_checkpoint_is_reported(head, tmp_path):
 @pytest.mark.parametrize("preset", ["demo", "cpu-quick", "gpu", "paper"])
 def test_every_preset_trains_two_steps(head, preset, tmp_path):
     """Each real preset, shrunk (tiny images, two main steps, one CAS step), with all its losses on."""
-    student, data, _ = scenes.student_and_data(head, size=40, n_frames=4, n_test=1, n_gaussians=400)
+    student, data, teacher = scenes.student_and_data(head, size=40, n_frames=4, n_test=1, n_gaussians=400)
     cfg = TrainConfig.preset(preset)
     cfg = dataclasses.replace(cfg, iterations=2, cas_iterations=1 if cfg.cas_iterations else 0, cas_with_standin=True,
                               batch_size=min(cfg.batch_size, 2),
                               densify_start=0, densify_interval=1, densify_stop=PAPER_LEN, device="cpu",
                               preview_every=2, log_every=1, checkpoint_every=2)
-    trainer = Trainer(student, data, cfg, log_dir=tmp_path, quiet=True)
+    fresh = scenes.fresh_stream(teacher, data[0].camera) if cfg.fresh_frames else None  # gpu, paper
+    trainer = Trainer(student, data, cfg, log_dir=tmp_path, quiet=True, fresh=fresh)
     avatar = trainer.run()
     terms = trainer.history[-1]
     assert all(torch.isfinite(torch.tensor(v)) for v in terms.values())
@@ -85,6 +86,7 @@ def test_cas_is_skipped_with_the_standin_perceptual_network(head):
     """CAS at lambda 10 with EfficientNet-Lite0 features diverged on the astronaut; it runs only with LPIPS-VGG."""
     student, data, _ = scenes.student_and_data(head, size=40, n_frames=4, n_test=1, n_gaussians=400)
     cfg = dataclasses.replace(TrainConfig.preset("gpu"), iterations=2, cas_iterations=3, batch_size=1, device="cpu",
+                              fresh_frames=False,
                               adversarial=False, densify=False, checkpoint_every=0, preview_every=0, log_every=1)
     trainer = Trainer(student, data, cfg, quiet=True)
     assert trainer.config.cas_iterations == 0 and trainer.total_iterations == 2

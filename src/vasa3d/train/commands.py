@@ -63,6 +63,11 @@ def _train(args: argparse.Namespace) -> int:
     config = dataclass_from_args(TrainConfig, args, base=TrainConfig.preset(args.preset))
     for note in config.check_plugins():  # before the portrait is analysed
         print(f"note: {note}")
+    fresh = _fresh_stream(dataset, config) if config.fresh_frames else None
+    if config.fresh_frames and fresh is None:
+        print("note: fresh frames off: this dataset was not made by the meshwarp animator from a portrait it holds, "
+              "so training draws from its own frames")
+        config = dataclasses.replace(config, fresh_frames=False)
     if args.init:
         avatar = load_avatar(args.init, head_model=head_file)
     else:
@@ -75,11 +80,34 @@ def _train(args: argparse.Namespace) -> int:
         start_digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
     work = output.with_name(output.name + ".train")
     with FolderLock(work, "checkpoint folder"):
-        avatar = Trainer(avatar, dataset, config, log_dir=work, quiet=args.quiet,
+        avatar = Trainer(avatar, dataset, config, log_dir=work, quiet=args.quiet, fresh=fresh,
                          trained_on={"init" if args.init else "portrait": start_digest, "preset": args.preset}).run()
         save_avatar(output, avatar)
     print(f"wrote {output} ({avatar.n_gaussians} gaussians); checkpoints and logs in {work}")
     return 0
+
+
+def _fresh_stream(dataset, config: TrainConfig):
+    """Fresh training frames from the animator that made ``dataset`` (its portrait re-fitted), or None when
+    the dataset was not made by the meshwarp animator from the portrait it holds."""
+    from vasa3d.animate.fresh import FreshFrames
+    from vasa3d.animate.meshwarp import MeshWarpAnimator, MeshWarpConfig
+    from vasa3d.face import analyze_portrait
+    from vasa3d.head import build_head, fit_portrait
+
+    source = dataset.manifest.get("source")
+    portrait = dataset.portrait
+    if not isinstance(source, dict) or source.get("kind") != "animator" or source.get("animator") != "meshwarp" \
+            or portrait is None:
+        return None
+    recorded = source.get("config") if isinstance(source.get("config"), dict) else {}
+    background = recorded.get("background") if recorded.get("background") in ("keep", "black") else "keep"
+    motion = source.get("motion") if source.get("motion") in ("random", "talking", "mixed") else "mixed"
+    analysis = analyze_portrait(portrait, size=dataset.width)
+    head = build_head(None)
+    fit = fit_portrait(analysis, head)
+    animator = MeshWarpAnimator(analysis, fit, head, MeshWarpConfig(background=background))
+    return FreshFrames(animator, fit.camera, seed=config.seed, motion=motion, workers=config.fresh_workers)
 
 
 def _fresh_avatar(portrait: Path, preset: str, dataset, head_config=None, head_file=None):

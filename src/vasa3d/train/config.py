@@ -38,6 +38,13 @@ class TrainConfig:
     """Growth of the head region beyond the mesh silhouette, as a fraction of the image width (hair)."""
     background: Literal["black", "white", "random"] = "black"
     """Colour behind the head in the training targets (random: a new grey each step, for clean alpha)."""
+    fresh_frames: bool = True
+    """Draw every training frame new from the portrait animator as training goes (an endless stream, the paper's
+    hours of generated video) instead of from the dataset's training split; the dataset's held-out frames stay the
+    test set. Needs the dataset's animator: a dataset imported from frames or a video trains on its own frames."""
+    fresh_workers: int = -1
+    """Processes rendering fresh frames ahead of training (-1: one per CPU core but one; 0: none, the training
+    process renders each frame when it needs it). See docs/training.md for sizing."""
 
     # ---------------------------------------------------------------- learning rates (Adam)
     lr_means: float = 5e-3
@@ -144,12 +151,14 @@ class TrainConfig:
         if name == "cpu-quick":
             return dataclasses.replace(
                 paper, iterations=3300, batch_size=1, resolution=256, dataset_frames=4000, cas_iterations=0,
+                fresh_frames=False,
                 perceptual="off", adversarial=False, consistency=False, densify=False, base_losses=False,
                 checkpoint_every=500, log_every=25, preview_every=500, lr_mlp=5e-4,
             )
         # demo: the smallest run that still looks like the person (make demo's budget)
         return dataclasses.replace(
             paper, iterations=1200, batch_size=1, resolution=160, dataset_frames=200, cas_iterations=0,
+            fresh_frames=False,
             perceptual="off", adversarial=False, consistency=False, densify=False, base_losses=False,
             checkpoint_every=0, log_every=25, preview_every=0, lr_mlp=5e-4,
         )

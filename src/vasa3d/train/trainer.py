@@ -35,7 +35,7 @@ from .views import consistency_view, orbit_like, random_view
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 #: settings that may change between a run and its resumption (they do not change what is trained)
-RESUMABLE_CHANGES = ("device", "backend", "checkpoint_every", "log_every", "preview_every")
+RESUMABLE_CHANGES = ("device", "backend", "checkpoint_every", "log_every", "preview_every", "fresh_workers")
 GAUSSIAN_GROUPS = ("means", "log_scales", "quats", "opacity_logits", "sh")
 
 
@@ -73,6 +73,9 @@ class Trainer:
         trained_on: facts about the run beyond the dataset and config (a portrait's hash, the preset),
             recorded in every checkpoint; a checkpoint is resumed only if these, the dataset's
             fingerprint and the settings that matter all match.
+        fresh: a :class:`vasa3d.animate.fresh.FreshFrames` stream of training frames, needed when
+            ``config.fresh_frames`` is on; step ``s`` then trains on its draws ``(s * world + rank) * B ...``, so a
+            resumed run continues the same frames.  The dataset still gives the held-out frames.
 
     Under ``torch.distributed`` (torchrun) every rank trains on its own frames and
     gradients are averaged before each step; rank 0 writes files.
@@ -82,8 +85,13 @@ class Trainer:
     """
 
     def __init__(self, avatar: GaussianAvatar, dataset, config: TrainConfig | None = None,
-                 log_dir: str | Path | None = None, quiet: bool = False, trained_on: dict | None = None):
+                 log_dir: str | Path | None = None, quiet: bool = False, trained_on: dict | None = None,
+                 fresh=None):
         self.config = config or TrainConfig()
+        if self.config.fresh_frames and fresh is None:
+            raise VasaError("fresh_frames is on but no animator stream was given (Trainer(fresh=FreshFrames(...))); "
+                            "train on the dataset's frames with --no-fresh-frames")
+        self.fresh = fresh if self.config.fresh_frames else None
         self._trained_on_extra = dict(trained_on or {})
         self.device = pick_device(self.config.device)
         self.rank, self.world = _world()
@@ -168,10 +176,15 @@ class Trainer:
         return self.avatar.background.detach()
 
     def _batch(self):
-        idx = self.dataset.train_indices
-        picks = torch.randint(len(idx), (self.config.batch_size,), generator=self.sampler)
-        frames = [int(idx[int(i)]) for i in picks]
-        samples = [self.dataset[i] for i in frames]
+        B = self.config.batch_size
+        if self.fresh is not None:  # draws are numbered by step, so a resumed run goes on with the same frames
+            samples = self.fresh.take((self.step * self.world + self.rank) * B, B)
+            frames = [None] * B
+        else:
+            idx = self.dataset.train_indices
+            picks = torch.randint(len(idx), (B,), generator=self.sampler)
+            frames = [int(idx[int(i)]) for i in picks]
+            samples = [self.dataset[i] for i in frames]
         dev = self.device
         return (
             torch.stack([s.image for s in samples]).to(dev),
@@ -181,15 +194,19 @@ class Trainer:
             [s.camera for s in samples],
         )
 
-    def _mask(self, index: int, sample) -> Tensor:
-        """The frame's foreground ``(H, W, 1)`` within the configured region (cached per frame)."""
+    def _mask(self, index: int | None, sample) -> Tensor:
+        """The frame's foreground ``(H, W, 1)`` within the configured region (cached per dataset frame; a fresh
+        frame, ``index`` None, is seen once)."""
         if self.config.region == "frame":
             return sample.mask
-        if index not in self._regions:
-            self._regions[index] = head_region(self._region_avatar, torch.as_tensor(sample.z_dyn).float(),
-                                               torch.as_tensor(sample.z_pose).float(), sample.camera,
-                                               self.config.head_margin).to(torch.bool)
-        return sample.mask * self._regions[index]
+        region = self._regions.get(index) if index is not None else None
+        if region is None:
+            region = head_region(self._region_avatar, torch.as_tensor(sample.z_dyn).float(),
+                                 torch.as_tensor(sample.z_pose).float(), sample.camera,
+                                 self.config.head_margin).to(torch.bool)
+            if index is not None:
+                self._regions[index] = region
+        return sample.mask * region
 
     def _render(self, gaussians, cameras: list[Camera], background: Tensor) -> RenderOutput:
         outs = [rasterize(g, cam.to(self.device), cam.width, cam.height, background=background,
@@ -275,7 +292,7 @@ class Trainer:
             print("note: CAS fine-tune off (it needs LPIPS-VGG: pass --vgg-weights; with the EfficientNet stand-in "
                   "it diverges, see docs/training.md; --cas-with-standin forces it)")
         desc = "training avatar"
-        with training_bar(desc, self.total_iterations, self.step, self.quiet) as bar:
+        with training_bar(desc, self.total_iterations, self.step, self.quiet) as bar, self._fresh_workers():
             while self.step < self.total_iterations:
                 terms = self.train_step()
                 self.step += 1
@@ -293,6 +310,12 @@ class Trainer:
             self._writer.close()
         self.avatar.eval()
         return self.avatar
+
+    def _fresh_workers(self):
+        """Ends the fresh-frame workers when the run ends, however it ends."""
+        import contextlib
+
+        return contextlib.closing(self.fresh) if self.fresh is not None else contextlib.nullcontext()
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -370,6 +393,8 @@ class Trainer:
         settings = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in RESUMABLE_CHANGES}
         record = {"dataset": manifest.get("plan"), "frames": len(self.dataset), "settings": settings,
                   **self._trained_on_extra}
+        if self.fresh is not None:  # the animator, camera and motion of the stream
+            record["fresh"] = self.fresh.fingerprint()
         return json.loads(json.dumps(record, default=str))  # as a checkpoint stores it (tuples become lists)
 
     def _check_resumable(self, meta: dict, path: Path) -> None:
@@ -386,7 +411,7 @@ class Trainer:
                 a, b = old.get(key) or {}, new[key]
                 diffs += [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
             elif old.get(key) != new.get(key):
-                diffs.append(key if key in ("dataset", "portrait", "init") else f"{key} {old.get(key)!r} -> {new.get(key)!r}")
+                diffs.append(key if key in ("dataset", "portrait", "init", "fresh") else f"{key} {old.get(key)!r} -> {new.get(key)!r}")
         if diffs:
             shown = ", ".join(diffs[:4]) + (f" and {len(diffs) - 4} more" if len(diffs) > 4 else "")
             raise CheckpointError(f"the checkpoint in {folder} was trained on something else (changed: {shown}); "
