@@ -4,7 +4,7 @@ One :class:`RTCPeerConnection` per viewer of a session.  The session's pump thre
 frame to :class:`FrameQueues` (thread-safe, drop-oldest, so a slow viewer never slows the
 engine); :class:`AvatarVideoTrack` and :class:`AvatarAudioTrack` send them with timestamps taken
 from the frame index, so audio and video stay in step.  A microphone track from the browser is
-resampled to 48 kHz mono and pushed into the session in 40 ms chunks.
+resampled to 48 kHz mono and pushed into the session in 20 ms chunks (one Opus packet each).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from vasa3d.serve.sessions import LiveClient
 VIDEO_CLOCK = 90_000
 FPS = 25
 MAX_SDP_CHARS = 100_000
-MIC_CHUNK_S = 0.04
+MIC_CHUNK_S = 0.02
 log = logging.getLogger("vasa3d.serve")
 
 

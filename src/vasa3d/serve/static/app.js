@@ -130,6 +130,10 @@ async function startLive() {
     state.audioTx = pc.addTransceiver("audio", { direction: "sendrecv" });
     const remote = new MediaStream();
     pc.ontrack = (e) => {
+      // play as soon as frames arrive: the server paces them already, so the browser's default
+      // jitter buffer would only add latency (jitterBufferTarget; playoutDelayHint in older Chromium)
+      if ("jitterBufferTarget" in e.receiver) e.receiver.jitterBufferTarget = 0;
+      else if ("playoutDelayHint" in e.receiver) e.receiver.playoutDelayHint = 0;
       remote.addTrack(e.track);
       $("video").srcObject = remote;
       if (!state.counting) { state.counting = true; countFrames(); }
