@@ -64,7 +64,12 @@ def make_layers(image: np.ndarray, mask: np.ndarray, head_cover: np.ndarray) -> 
     background = _inpaint(img, person)
     # under the head the body layer continues the hair and neck around it (inpainted from them), so
     # what a turning head uncovers inside its old outline is hair or neck, never a hole
-    body = _inpaint(img, head_cover | (mask < 0.5) & ndimage.binary_dilation(head_cover, iterations=4))
+    # fed only by the person's own pixels: filled from the background too (as it was), it showed pale wedges
+    # of background under the jaw and beside the temples wherever a turning head uncovered them
+    filled = _inpaint(img, head_cover | (mask < 0.5))
+    under = head_cover | (mask < 0.5) & ndimage.binary_dilation(head_cover, iterations=4)
+    body = img.copy()
+    body[under] = filled[under]
     body_alpha = np.clip(mask.astype(np.float32), 0, 1)
     body_alpha[head_cover] = 1.0
     return PortraitLayers(background, body.astype(np.float32), body_alpha.astype(np.float32))

@@ -41,7 +41,7 @@ from vasa3d.animate.detail import hair_detail
 from vasa3d.animate.eyes import EyeAppearance, draw_eye, eye_appearance
 from vasa3d.animate.layers import PortraitLayers, body_flow, make_layers
 from vasa3d.animate.mouth import MouthStyle, draw_mouth
-from vasa3d.animate.raster import interpolate, rasterize_mesh
+from vasa3d.animate.raster import interpolate, rasterize_mesh, sample_bilinear
 from vasa3d.render.camera import Camera
 
 __all__ = ["MeshWarpConfig", "MeshWarpAnimator"]
@@ -75,6 +75,9 @@ class MeshWarpConfig:
     """strength of the portrait's hair texture laid over the hair the portrait does not show (0: smooth fill)"""
     stretch_blur: float = 0.008
     """blur (fraction of the image size) of the portrait that stretched texels fade into"""
+    edge_margin: tuple[float, float] = (0.003, 0.008)
+    """texels this close (fraction of the image size) to the portrait's person outline are not used, and are fully
+    trusted beyond the second distance: there the colour is half background, which stretches into lines"""
     body_flow_sigma: float = 0.06
     """smoothness of the body layer's motion field, as a fraction of the image size"""
     background: str = "keep"
@@ -182,6 +185,21 @@ def _triplanar(detail, canon, i0, i1, i2, b0, b1, b2, px_per_m):
     return v / total
 
 
+def texel_trust(mask: np.ndarray, margin_px: tuple[float, float]) -> np.ndarray:
+    """``(S, S) float32`` in [0, 1]: how far each portrait pixel's colour can be taken as the person's own.
+
+    0 outside the person (``mask (S, S)`` below 0.5) and within ``margin_px[0]`` pixels of its outline,
+    1 beyond ``margin_px[1]``: at the outline a pixel is half background, and the side of the neck or
+    the jaw seen there at a grazing angle stretches it into a pale line as the head turns.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    fg = mask >= 0.5
+    dist = distance_transform_edt(fg)
+    lo, hi = margin_px
+    return np.ascontiguousarray(np.clip((dist - lo) / max(hi - lo, 1e-6), 0.0, 1.0).astype(np.float32))
+
+
 @njit(cache=True, nogil=True)
 def _shown(zbuf, pmask, u, v, z, tol):
     """Whether the surface point at portrait pixel (u, v) with depth z is what the portrait shows there."""
@@ -204,7 +222,7 @@ def _shown(zbuf, pmask, u, v, z, tol):
 
 
 @njit(cache=True, nogil=True)
-def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_facing, canon, detail, px_per_m,
+def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, trust, min_facing, canon, detail, px_per_m,
            out, kind):
     """Colour every covered pixel from the portrait's texel, its mirror's texel, or the diffused colour.
 
@@ -214,8 +232,9 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_fac
 
     A shown texel is used sharp when the portrait saw it at least ``min_facing`` times as
     squarely as this view does; below that it fades into the same place of the blurred
-    portrait (a stretched texel shows as soft colour, never as streaks).  Points the portrait
-    does not show take their mirror point's texel, else the diffused colour.
+    portrait (a stretched texel shows as soft colour, never as streaks), and the mirror
+    point's texel takes over as far as the portrait saw that one squarely.  Points the
+    portrait does not show take their mirror point's texel, else the diffused colour.
     """
     H, W = tri_id.shape
     a = np.empty(11, np.float32)
@@ -230,15 +249,19 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_fac
                 a[k] = b0 * attr[i0, k] + b1 * attr[i1, k] + b2 * attr[i2, k]
             f1 = b0 * facing1[i0] + b1 * facing1[i1] + b2 * facing1[i2]
             need = min_facing * max(f1, 1e-3)
-            shown = 0.0
-            src = 0
+            s_own = 0.0
+            s_mir = 0.0
             if a[2] > 0.0 and a[3] > 0.0:
-                shown = a[2] * min(1.0, 2.0 * _bilinear1(pmask, a[0], a[1])) * min(1.0, a[3] / 0.05)
-            if shown < 1.0 and a[6] > 0.0 and a[7] > 0.0:
-                sm = a[6] * min(1.0, 2.0 * _bilinear1(pmask, a[4], a[5])) * min(1.0, a[7] / 0.05)
-                if sm > shown:
-                    shown = sm
-                    src = 4
+                s_own = a[2] * _bilinear1(trust, a[0], a[1]) * min(1.0, a[3] / 0.05)
+            if a[6] > 0.0 and a[7] > 0.0:
+                s_mir = a[6] * _bilinear1(trust, a[4], a[5]) * min(1.0, a[7] / 0.05)
+            q_own = min(1.0, a[3] / need)
+            q_mir = min(1.0, a[7] / need)
+            # the mirror texel steps in where the own texel was seen too obliquely (the temple and the
+            # side of the cheek at a turn): stretched, the own texel smears into streaks
+            w_own = s_own * max(q_own, 0.05)
+            w_mir = s_mir * q_mir * (1.0 - q_own) if s_mir > 0.0 else 0.0
+            shown = max(s_own, s_mir) if w_own + w_mir > 0.0 else 0.0
             shade = 0.8 + 0.2 * min(1.0, max(0.0, f1))  # unseen parts get a little form from the view
             cr, cg, cb = a[8] * shade, a[9] * shade, a[10] * shade
             hair = b0 * canon[i0, 6] + b1 * canon[i1, 6] + b2 * canon[i2, 6]
@@ -248,13 +271,17 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_fac
                 cg += d
                 cb += d
             if shown > 0.0:
-                sharp = min(1.0, a[src + 3] / need)
-                tr, tg, tb = _sample3(portrait, a[src], a[src + 1])
-                if sharp < 1.0:
+                tr, tg, tb = 0.0, 0.0, 0.0
+                for src, w, q in ((0, w_own, q_own), (4, w_mir, q_mir)):
+                    if w <= 0.0:
+                        continue
+                    # a stretched texel fades into the same place of the blurred portrait
+                    pr, pg, pb = _sample3(portrait, a[src], a[src + 1])
                     br, bg, bb = _sample3(blurred, a[src], a[src + 1])
-                    tr = sharp * tr + (1.0 - sharp) * br
-                    tg = sharp * tg + (1.0 - sharp) * bg
-                    tb = sharp * tb + (1.0 - sharp) * bb
+                    k = w / (w_own + w_mir)
+                    tr += k * (q * pr + (1.0 - q) * br)
+                    tg += k * (q * pg + (1.0 - q) * bg)
+                    tb += k * (q * pb + (1.0 - q) * bb)
                 cr = shown * tr + (1.0 - shown) * cr
                 cg = shown * tg + (1.0 - shown) * cg
                 cb = shown * tb + (1.0 - shown) * cb
@@ -262,7 +289,7 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, pmask, min_fac
             out[r, c, 1] = cg
             out[r, c, 2] = cb
             if shown >= 0.5:
-                kind[r, c] = 1 if src == 0 else 2
+                kind[r, c] = 1 if w_own >= w_mir else 2
             else:
                 kind[r, c] = 3
 
@@ -335,7 +362,12 @@ class MeshWarpAnimator:
         self.portrait = np.ascontiguousarray(analysis.image.astype(np.float32) / 255.0)
         self.portrait_mask = np.ascontiguousarray(np.clip(analysis.mask, 0, 1).astype(np.float32))
         sigma = cfg.stretch_blur * S
-        self.portrait_blurred = np.ascontiguousarray(cv2.GaussianBlur(self.portrait, (0, 0), sigma, sigma))
+        # normalised by the blurred mask: the blur of the person never takes in the background's colour
+        m = (self.portrait_mask >= 0.5).astype(np.float32)
+        num = cv2.GaussianBlur(self.portrait * m[..., None], (0, 0), sigma, sigma)
+        den = cv2.GaussianBlur(m, (0, 0), sigma, sigma)[..., None]
+        self.portrait_blurred = np.ascontiguousarray(
+            np.where(den > 1e-3, num / np.maximum(den, 1e-3), self.portrait).astype(np.float32))
         self.shape = fit.params.shape.detach().reshape(1, -1)
         self.faces = np.ascontiguousarray(head.faces.cpu().numpy().astype(np.int64))
         region_id = {name: i for i, name in enumerate(getattr(head, "regions", REGIONS))}
@@ -353,6 +385,7 @@ class MeshWarpAnimator:
         uv0, z0 = (t.numpy().astype(np.float64) for t in fit.camera.project(torch.from_numpy(V0).float()))
         R0 = rasterize_mesh(uv0, z0, self.faces, S, S)
         self.zbuf0 = np.ascontiguousarray(R0.depth)
+        self.texel_trust = texel_trust(self.portrait_mask, (cfg.edge_margin[0] * S, cfg.edge_margin[1] * S))
 
         self._winding = 1.0
         facing = self._facing(V0, fit.camera)
@@ -363,7 +396,8 @@ class MeshWarpAnimator:
 
         # a vertex's own colour: its portrait texel when shown, else its mirror's, else diffused
         depth_shown = np.array([self._vertex_shown(u, v, z) for (u, v), z in zip(uv0, z0)])
-        shown = depth_shown & (facing > 0.25)
+        trusted = sample_bilinear(self.texel_trust, uv0[None].astype(np.float32))[0]
+        shown = depth_shown & (facing > 0.25) & (trusted >= 0.5)
         colour = self._sample(uv0)
         mirror_shown = shown[mirror] & ~shown
         colour[mirror_shown] = colour[mirror[mirror_shown]]
@@ -495,7 +529,7 @@ class MeshWarpAnimator:
         kind = np.zeros((H, W), np.int8)
         facing1 = self._facing(V1.numpy().astype(np.float64), cam)
         _shade(R1.tri_id, R1.bary, self.faces, self.attr, facing1, self.portrait, self.portrait_blurred,
-               self.portrait_mask, float(cfg.min_facing), self._canon, self._detail, self._px_per_m, mesh_rgb, kind)
+               self.texel_trust, float(cfg.min_facing), self._canon, self._detail, self._px_per_m, mesh_rgb, kind)
 
         lmv = self.landmark_vertices
         # which region shows at each pixel, only around the mouth and eyes (the rest never needs it)

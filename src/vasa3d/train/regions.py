@@ -6,6 +6,10 @@ compare renders with the frame inside the *head region*: the frame's
 foreground mask limited to the posed head mesh's silhouette grown by a
 margin (for hair that stands off the scalp); everything else counts as
 background.
+
+Down the neck the region fades out (:data:`NECK_FADE_M` below the chin, in
+the head's own frame): cut off sharp at the bottom of the mesh's neck and its
+margin, the trained avatar ended in a hard-edged box of neck and collar.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from scipy.ndimage import distance_transform_edt
 from torch import Tensor
 
 from vasa3d.render.camera import Camera
+
+#: the head region is whole down to the first distance below the chin (metres, head frame) and gone at the second
+NECK_FADE_M = (0.04, 0.09)
 
 
 def mesh_silhouette(vertices: Tensor, faces: Tensor, camera: Camera) -> np.ndarray:
@@ -28,20 +35,54 @@ def mesh_silhouette(vertices: Tensor, faces: Tensor, camera: Camera) -> np.ndarr
     return raster.tri_id >= 0
 
 
-def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: float) -> Tensor:
-    """``(H, W, 1)`` float: the posed head mesh's silhouette grown by ``margin`` x image width.
+def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: float,
+                neck_fade: tuple[float, float] | None = NECK_FADE_M) -> Tensor:
+    """``(H, W, 1)`` float in [0, 1]: the posed head mesh's silhouette grown by ``margin`` x image width,
+    fading out down the neck.
 
     Args:
         avatar: a :class:`~vasa3d.gaussians.GaussianAvatar` (its head and base mapping pose the mesh).
         z_dyn: ``(Dd,)``; z_pose: ``(Dp,)``: the frame's latent.
         camera: the frame's camera.
         margin: growth as a fraction of the image width (0: the bare silhouette).
+        neck_fade: the region is 1 down to ``neck_fade[0]`` metres below the chin and 0 from
+            ``neck_fade[1]`` on, linearly between (heights in the head's frame, so the fade turns with
+            the head); a grown pixel takes the weight of the nearest mesh pixel.  None: a hard silhouette.
     """
+    from vasa3d.animate.raster import interpolate, rasterize_mesh
+
     with torch.no_grad():
         params = avatar.head_params(z_dyn.reshape(1, -1).to(avatar.means), z_pose.reshape(1, -1).to(avatar.means))
         verts = avatar.head(params)[0]
-    sil = mesh_silhouette(verts, avatar.head.faces, camera.to("cpu"))
+    cam = camera.to("cpu")
+    faces = avatar.head.faces.cpu().numpy().astype(np.int64)
+    uv, depth = cam.project(verts.detach().cpu().float())
+    raster = rasterize_mesh(uv.numpy().astype(np.float32), depth.numpy().astype(np.float32), faces,
+                            cam.width, cam.height)
+    sil = raster.tri_id >= 0
+    if neck_fade is None:
+        weight = sil.astype(np.float32)
+    else:
+        height = _canonical_heights(avatar, z_dyn, z_pose)
+        chin = height[int(avatar.head.landmark_vertices[CHIN])]
+        top, bottom = chin - neck_fade[0], chin - neck_fade[1]
+        per_vertex = np.clip((height - bottom) / max(top - bottom, 1e-6), 0.0, 1.0)
+        weight = np.where(sil, np.clip(interpolate(per_vertex, faces, raster), 0.0, 1.0), 0.0).astype(np.float32)
     grow = margin * camera.width
     if grow > 0:
-        sil = distance_transform_edt(~sil) <= grow
-    return torch.from_numpy(sil.astype(np.float32))[..., None]
+        dist, (iy, ix) = distance_transform_edt(~sil, return_indices=True)
+        weight = np.where(dist <= grow, weight[iy, ix], 0.0).astype(np.float32)
+    return torch.from_numpy(weight)[..., None]
+
+
+#: mediapipe's chin landmark
+CHIN = 152
+
+
+def _canonical_heights(avatar, z_dyn: Tensor, z_pose: Tensor) -> np.ndarray:
+    """``(V,)`` each vertex's height (y, metres) in the head's own frame, with the frame's expression (the jaw
+    opens) but without its head pose."""
+    with torch.no_grad():
+        unposed = torch.zeros_like(z_pose.reshape(1, -1)).to(avatar.means)
+        params = avatar.head_params(z_dyn.reshape(1, -1).to(avatar.means), unposed)
+        return avatar.head(params)[0, :, 1].cpu().numpy().astype(np.float64)

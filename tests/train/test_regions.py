@@ -1,0 +1,45 @@
+"""The head region fades out down the neck instead of ending in a hard-edged box."""
+
+import numpy as np
+import torch
+
+from vasa3d.eval.evaluate import side_view
+from vasa3d.train.regions import head_region
+
+
+def _avatar(path):
+    from vasa3d.io import load_avatar
+
+    return load_avatar(path).eval()
+
+
+def _neck_column(region: np.ndarray, avatar, camera, z_dyn, z_pose) -> tuple[np.ndarray, int]:
+    """The region down the image column through the chin, and the chin's row."""
+    with torch.no_grad():
+        verts = avatar.head(avatar.head_params(z_dyn[None], z_pose[None]))[0]
+    uv, _ = camera.project(verts[int(avatar.head.landmark_vertices[152])][None])
+    x, y = (int(v) for v in uv[0])
+    return region[:, x], y
+
+
+def test_region_is_whole_on_the_head_and_fades_down_the_neck(astronaut_avatar):
+    avatar = _avatar(astronaut_avatar)
+    zd, zp = torch.zeros(avatar.dyn_dim), torch.zeros(avatar.pose_dim)
+    for yaw in (0.0, 30.0):
+        cam = side_view(avatar.camera, avatar.head_center, yaw)
+        soft = head_region(avatar, zd, zp, cam, margin=0.08)[..., 0].numpy()
+        hard = head_region(avatar, zd, zp, cam, margin=0.08, neck_fade=None)[..., 0].numpy()
+        column, chin = _neck_column(soft, avatar, cam, zd, zp)
+        hard_column, _ = _neck_column(hard, avatar, cam, zd, zp)
+        assert soft.shape == hard.shape and soft.max() == 1.0
+        face = column[chin - int(0.3 * cam.height): chin + 1]
+        assert (face >= 0.999).all()  # the face, the jaw and the chin are all in
+        below = column[chin:]
+        assert below[-1] < 0.35  # mostly gone at the bottom of the frame ...
+        assert hard_column[-1] == 1.0  # ... where the hard region still ran on (the mesh's neck and its margin)
+        # ... through a ramp of many rows, not a cut (the largest step is where the chin hides the neck)
+        assert np.abs(np.diff(below)).max() <= 0.15
+        ramp = int(((below > 0.02) & (below < 0.98)).sum())
+        assert ramp >= 0.1 * cam.height, ramp
+        # the head itself is the same as the hard region's above the chin
+        assert np.array_equal(soft[:chin] > 0, hard[:chin] > 0)
