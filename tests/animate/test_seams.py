@@ -1,0 +1,71 @@
+"""The animator's frames carry no seam of their own along the jaw, and no background under the head.
+
+On three people (tests/animate/portraits.py).  These frames are what the avatar is trained on: a line
+or a pale wedge here becomes one in every avatar (docs/dataset.md, "Seams and the jaw line").
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from portraits import PORTRAITS  # noqa: E402
+
+from vasa3d.eval.seam import jaw_contour, jaw_seam  # noqa: E402
+
+S = 256
+
+
+@pytest.fixture(scope="module", params=sorted(PORTRAITS))
+def setup(request):
+    from vasa3d.animate import MeshWarpAnimator
+    from vasa3d.face import analyze_portrait
+    from vasa3d.head import build_head, fit_portrait
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # skimage's PiecewiseAffineTransform.estimate
+        image = PORTRAITS[request.param]()
+    analysis = analyze_portrait(image, size=S)
+    head = build_head(None)
+    fit = fit_portrait(analysis, head)
+    return request.param, analysis, head, MeshWarpAnimator(analysis, fit, head)
+
+
+def _turned(animator, yaw_deg: float):
+    z_dyn, z_pose = animator.portrait_latent
+    p = np.array(z_pose, np.float32).copy()
+    p[1] += np.radians(yaw_deg)
+    return z_dyn, p
+
+
+def test_no_jaw_line_the_photo_does_not_have(setup):
+    name, analysis, head, animator = setup
+    lmv = head.landmark_vertices.numpy()
+    pts, ref = jaw_contour(animator.vertices(*animator.portrait_latent), lmv, animator.camera)
+    photo = jaw_seam(analysis.image, pts, ref)
+    for yaw in (0.0, -30.0, 30.0):
+        z_dyn, z_pose = _turned(animator, yaw)
+        frame = animator.render(z_dyn, z_pose)
+        pts, ref = jaw_contour(animator.vertices(z_dyn, z_pose), lmv, animator.camera)
+        seam = jaw_seam(frame["rgb"], pts, ref, coverage=frame["mask"] > 0.5)
+        assert seam["profiles"] > 40, (name, yaw)
+        # a bright line at most as strong as the photo's own skin texture gives, plus a little
+        assert seam["bright"] <= photo["bright"] + 0.04, (name, yaw, seam, photo)
+        assert seam["dark"] <= photo["dark"] + 0.06, (name, yaw, seam, photo)
+
+
+def test_no_background_in_the_body_layer_under_the_head(setup):
+    """What a turning head uncovers inside its old outline is hair or neck: the fill under the head
+    takes no background colour (it took 9-16% before, the pale wedges along the jaw and temples)."""
+    name, analysis, head, animator = setup
+    from vasa3d.animate.raster import rasterize_mesh
+
+    img = analysis.image.astype(np.float32) / 255
+    background = np.median(img[analysis.mask < 0.1], 0)
+    uv, z = (t.numpy().astype(np.float32) for t in animator.camera.project(animator.vertices(*animator.portrait_latent)))
+    under = rasterize_mesh(uv, z, animator.faces, S, S).covered
+    distance = np.linalg.norm(animator.layers.body[under] - background, axis=1)
+    assert np.mean(distance < 0.15) < 0.04, name
