@@ -45,62 +45,74 @@ class MeshRaster:
         return self.tri_id >= 0
 
 
-def _raster_body(uv, z, faces, face_ok, cull, near, height, width, tri_id, bary, depth, band_rows):
+@njit(cache=True, nogil=True)
+def _raster_rows(uv, z, faces, face_ok, cull, near, width, tri_id, bary, depth, r_lo, r_hi):
+    """Rasterize every triangle into the rows ``[r_lo, r_hi)`` (nearest surface wins)."""
+    for f in range(faces.shape[0]):
+        if not face_ok[f]:
+            continue
+        i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+        z0, z1, z2 = z[i0], z[i1], z[i2]
+        if z0 <= near or z1 <= near or z2 <= near:
+            continue
+        x0, y0 = uv[i0, 0], uv[i0, 1]
+        x1, y1 = uv[i1, 0], uv[i1, 1]
+        x2, y2 = uv[i2, 0], uv[i2, 1]
+        area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
+        if abs(area) < 1e-12:
+            continue
+        if cull * area > 0.0:
+            continue
+        ymin = min(y0, min(y1, y2))
+        ymax = max(y0, max(y1, y2))
+        r0 = max(r_lo, int(np.ceil(ymin - 0.5)))
+        r1 = min(r_hi - 1, int(np.floor(ymax - 0.5)))
+        if r0 > r1:
+            continue
+        xmin = min(x0, min(x1, x2))
+        xmax = max(x0, max(x1, x2))
+        c0 = max(0, int(np.ceil(xmin - 0.5)))
+        c1 = min(width - 1, int(np.floor(xmax - 0.5)))
+        if c0 > c1:
+            continue
+        inv_area = 1.0 / area
+        iz0, iz1, iz2 = 1.0 / z0, 1.0 / z1, 1.0 / z2
+        for r in range(r0, r1 + 1):
+            py = r + 0.5
+            for c in range(c0, c1 + 1):
+                px = c + 0.5
+                w0 = ((x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)) * inv_area
+                w1 = ((x0 - x2) * (py - y2) - (y0 - y2) * (px - x2)) * inv_area
+                w2 = 1.0 - w0 - w1
+                if w0 < 0.0 or w1 < 0.0 or w2 < 0.0:
+                    continue
+                q0, q1, q2 = w0 * iz0, w1 * iz1, w2 * iz2
+                s = q0 + q1 + q2
+                d = 1.0 / s
+                if d < depth[r, c]:
+                    depth[r, c] = d
+                    tri_id[r, c] = f
+                    bary[r, c, 0] = q0 * d
+                    bary[r, c, 1] = q1 * d
+                    bary[r, c, 2] = q2 * d
+
+
+# Two kernels with their own source, not one function jitted twice: numba names a cache entry after the
+# Python function and its signature, not after the flags, so the serial kernel loaded whichever variant was
+# compiled first; after the parallel one had been, a forked dataset worker ran OpenMP code and GNU OpenMP
+# aborts a fork of a process that used it ("forked build never starts").
+@njit(cache=True, nogil=True)
+def _raster_serial(uv, z, faces, face_ok, cull, near, height, width, tri_id, bary, depth, band_rows):
+    _raster_rows(uv, z, faces, face_ok, cull, near, width, tri_id, bary, depth, 0, height)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _raster_parallel(uv, z, faces, face_ok, cull, near, height, width, tri_id, bary, depth, band_rows):
     n_bands = (height + band_rows - 1) // band_rows
     for band in prange(n_bands):
         r_lo = band * band_rows
-        r_hi = min(height, r_lo + band_rows)
-        for f in range(faces.shape[0]):
-            if not face_ok[f]:
-                continue
-            i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
-            z0, z1, z2 = z[i0], z[i1], z[i2]
-            if z0 <= near or z1 <= near or z2 <= near:
-                continue
-            x0, y0 = uv[i0, 0], uv[i0, 1]
-            x1, y1 = uv[i1, 0], uv[i1, 1]
-            x2, y2 = uv[i2, 0], uv[i2, 1]
-            area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
-            if abs(area) < 1e-12:
-                continue
-            if cull * area > 0.0:
-                continue
-            ymin = min(y0, min(y1, y2))
-            ymax = max(y0, max(y1, y2))
-            r0 = max(r_lo, int(np.ceil(ymin - 0.5)))
-            r1 = min(r_hi - 1, int(np.floor(ymax - 0.5)))
-            if r0 > r1:
-                continue
-            xmin = min(x0, min(x1, x2))
-            xmax = max(x0, max(x1, x2))
-            c0 = max(0, int(np.ceil(xmin - 0.5)))
-            c1 = min(width - 1, int(np.floor(xmax - 0.5)))
-            if c0 > c1:
-                continue
-            inv_area = 1.0 / area
-            iz0, iz1, iz2 = 1.0 / z0, 1.0 / z1, 1.0 / z2
-            for r in range(r0, r1 + 1):
-                py = r + 0.5
-                for c in range(c0, c1 + 1):
-                    px = c + 0.5
-                    w0 = ((x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)) * inv_area
-                    w1 = ((x0 - x2) * (py - y2) - (y0 - y2) * (px - x2)) * inv_area
-                    w2 = 1.0 - w0 - w1
-                    if w0 < 0.0 or w1 < 0.0 or w2 < 0.0:
-                        continue
-                    q0, q1, q2 = w0 * iz0, w1 * iz1, w2 * iz2
-                    s = q0 + q1 + q2
-                    d = 1.0 / s
-                    if d < depth[r, c]:
-                        depth[r, c] = d
-                        tri_id[r, c] = f
-                        bary[r, c, 0] = q0 * d
-                        bary[r, c, 1] = q1 * d
-                        bary[r, c, 2] = q2 * d
-
-
-_raster_serial = njit(cache=True, nogil=True)(_raster_body)
-_raster_parallel = njit(cache=True, nogil=True, parallel=True)(_raster_body)
+        _raster_rows(uv, z, faces, face_ok, cull, near, width, tri_id, bary, depth, r_lo,
+                     min(height, r_lo + band_rows))
 
 
 def _prepare(uv, depth, faces, face_mask):
