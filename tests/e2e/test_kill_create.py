@@ -8,7 +8,8 @@ reports every progress event through a pipe; the test kills it at the chosen eve
 Pacing: the children reuse the parent's portrait analysis and head fit (seconds of work before any
 kill point), run on one thread with MKL in its reproducible mode (so that the runs can be compared
 bit for bit), and checkpoint every 5 iterations (the demo preset saves none), so that a kill during
-training resumes from a checkpoint rather than starting over.
+training resumes from a checkpoint rather than starting over. They share a numba cache that starts
+empty, as in a fresh clone: the reference run compiles every kernel and the others load them.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import torch
 from vasa3d.cli import main
 
 ITERATIONS = 20
+FRAME_COUNT = 40
 CHECKPOINT_EVERY = 5  # the demo preset saves none
-ARGS = ["--preset", "demo", "--frames", "40", "--iterations", str(ITERATIONS), "--quiet"]
+ARGS = ["--preset", "demo", "--frames", str(FRAME_COUNT), "--iterations", str(ITERATIONS), "--quiet"]
 FRAMES, TRAINING = "synthesizing frames", "training avatar"
 
 
@@ -127,34 +129,44 @@ def _avatar(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         return json.loads(f.metadata()["vasa3d"]), {k: f.get_tensor(k) for k in f.keys()}
 
 
-def _without_digests(manifest):
-    """The manifest less its checksums (which change with any last-bit difference of the tensors)."""
-    if isinstance(manifest, dict):
-        return {k: _without_digests(v) for k, v in manifest.items() if "sha" not in k and "digest" not in k}
-    return manifest
+def _uninterrupted(portrait: Path, folder: Path, analysis, fit) -> tuple[dict, dict[str, torch.Tensor], dict]:
+    """An uninterrupted ``create`` in ``folder``: its avatar's manifest and tensors, and when each phase began."""
+    folder.mkdir()
+    run = Run(portrait, folder / "a.vasa3d", analysis, fit)
+    times: dict[str, float] = {}
+    for t, description, done in run.events():
+        times.setdefault(description, t)  # first event of each bar
+        if description == FRAMES and done == FRAME_COUNT:
+            times["framed"] = t
+        if description == TRAINING and done == ITERATIONS:
+            times["trained"] = t
+    assert run.finish() == 0
+    times["exit"] = time.monotonic() - run.start
+    print(f"uninterrupted run in {folder.name}:", {k: round(v, 2) for k, v in times.items()})
+    assert sorted(p.name for p in folder.iterdir()) == ["a.vasa3d"]
+    return *_avatar(folder / "a.vasa3d"), times
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="in fresh CI clones a rerun after a kill during the frames gave an avatar "
-                   "off by up to 0.06 in log-scales (and 2e-3 in weights): not yet explained; the "
-                   "engineer's own runs were bit-exact")
+@pytest.mark.xfail(strict=False, reason="the compiled-vs-cached kernel difference (0.06 in log-scales) is fixed; "
+                   "a rarer one remains: about 1 create in 8 on the loaded 2-core machine trains one other, always "
+                   "the same, avatar (0.055 in opacity logits); the 3 seen came from runs that built frames; "
+                   "source not found (issue 15 note)")
 def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(astronaut_fit, tmp_path, monkeypatch):
     portrait, analysis, fit = astronaut_fit
     # MKL's results may depend on how its buffers happen to be aligned, so two uninterrupted runs in two
     # processes differ by ~1e-4 after 40 iterations; its reproducible mode makes them bit-identical
     monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")  # read by the child processes' MKL when it loads
-    (tmp_path / "ref").mkdir()
-    ref = Run(portrait, tmp_path / "ref" / "a.vasa3d", analysis, fit)
-    times: dict[str, float] = {}
-    for t, description, done in ref.events():
-        times.setdefault(description, t)  # first event of each bar
-        if description == TRAINING and done == ITERATIONS:
-            times["trained"] = t
-    assert ref.finish() == 0
-    times["exit"] = time.monotonic() - ref.start
-    print("reference run:", {k: round(v, 2) for k, v in times.items()})
-    want_manifest, want = _avatar(tmp_path / "ref" / "a.vasa3d")
-    assert sorted(p.name for p in (tmp_path / "ref").iterdir()) == ["a.vasa3d"]
+    # as in a fresh clone: the reference run compiles every numba kernel, the later runs load them from the
+    # cache it leaves (code that rounded differently once gave 0.06 in log-scales; see _project_kernel.py)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))  # read when the children import numba
+    # uninterrupted twice: the first run compiles the kernels, the second loads them (and its times, without
+    # the compiling, place the kill points)
+    want_manifest, want, _ = _uninterrupted(portrait, tmp_path / "ref", analysis, fit)
+    manifest, got, times = _uninterrupted(portrait, tmp_path / "warm", analysis, fit)
+    for k in want:
+        assert torch.equal(got[k], want[k]), ("compiled vs cached kernels", k, float((got[k] - want[k]).abs().max()))
+    assert manifest == want_manifest
 
     rng = np.random.default_rng(15)
     phases = ["frames", "training", "final"] + list(rng.choice(["frames", "training", "final"], 2))
@@ -164,10 +176,10 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
         folder.mkdir()
         output = folder / "a.vasa3d"
         run = Run(portrait, output, analysis, fit)
-        # the moment: a frame event plus a random share of the frames' time; a random training step; or a
-        # random share of the time between the last step and the end of the reference run
+        # the moment: the frames' start plus a random share of their time; a random training step; or a
+        # random share of the time between the last step and the end of the uninterrupted run
         if phase == "frames":
-            after, at, delay = FRAMES, 0, rng.uniform(0, 0.9) * (times[TRAINING] - times[FRAMES])
+            after, at, delay = FRAMES, 0, rng.uniform(0, 1) * (times["framed"] - times[FRAMES])
         elif phase == "training":
             after, at, delay = TRAINING, int(rng.integers(1, ITERATIONS)), 0.0
         else:
@@ -183,7 +195,7 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
         code = run.finish()
         run_time = time.monotonic() - run.start
         killed = code == -signal.SIGKILL
-        left = sorted(p.name for p in folder.iterdir())
+        left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != ".lock")
         report.append((phase, at, round(delay, 2), killed, left))
 
         rerun = Run(portrait, output, analysis, fit)
@@ -191,13 +203,9 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
         report[-1] += (round(run_time, 1), round(time.monotonic() - rerun.start, 1))
         manifest, got = _avatar(output)
         assert got.keys() == want.keys()
-        # bit for bit on a quiet machine; in a fresh CI clone the processes' MKL kernels still rounded a
-        # little differently (up to 2e-3 in a weight after 40 iterations), far below what resuming
-        # another run would give (a different portrait or seed changes colours and weights by 0.1 and more)
-        for k in want:
-            assert torch.allclose(got[k], want[k], rtol=1e-2, atol=1e-2), (case, phase, k,
-                                                                          float((got[k] - want[k]).abs().max()))
-        assert _without_digests(manifest) == _without_digests(want_manifest)
+        for k in want:  # bit for bit
+            assert torch.equal(got[k], want[k]), (case, k, float((got[k] - want[k]).abs().max()), report[-1])
+        assert manifest == want_manifest  # checksums included
         assert sorted(p.name for p in folder.iterdir()) == ["a.vasa3d"], (case, phase)  # nothing left behind
     print("kill points (phase, event, delay s, killed, files left, seconds of the killed run and the rerun):",
           *report, sep="\n  ")
@@ -224,3 +232,38 @@ def test_leftovers_of_a_killed_create_are_removed_and_nothing_else(tmp_path):
         p.write_bytes(b"keep")
     remove_leftovers(tmp_path / "a[1].vasa3d")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in keep)
+
+
+_BACKWARD_ONCE = """
+import hashlib, numpy as np
+from vasa3d.render import _project_kernel as PK
+rng = np.random.default_rng(5)
+n, m = 4000, 3000
+f = np.float32
+means = ((rng.random((n, 3)) - 0.5) * 0.3 + [0, 0, 1]).astype(f)
+quats = rng.normal(size=(n, 4)).astype(f)
+log_scales = (rng.random((n, 3)) * 2 - 5).astype(f)
+logits = rng.normal(size=n).astype(f)
+sh = rng.random((n, 16, 3)).astype(f)
+ids = rng.permutation(n)[:m].astype(np.int32)
+g_recs = rng.normal(size=(m, 10)).astype(f)
+grads = [np.zeros_like(a) for a in (means, quats, log_scales, logits, sh)]
+PK.project_backward(means, quats, log_scales, logits, sh, 3, np.eye(3, dtype=f), np.zeros(3, f), np.zeros(3, f),
+                    f(200), f(200), f(80), f(80), 160, 160, f(0.3), ids, g_recs, *grads)
+print(hashlib.sha256(b"".join(g.tobytes() for g in grads)).hexdigest())
+"""
+
+
+def test_projection_backward_compiled_and_cached_give_the_same_gradients(tmp_path):
+    """The gradient kernel just compiled (a fresh clone's first run) and loaded from numba's cache (every later
+    run) must round alike: with fastmath reassociation they did not, and a rerun of an interrupted ``create``
+    trained another avatar than the run before it (0.06 in log-scales after 20 iterations)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    runs = [subprocess.run([sys.executable, "-c", _BACKWARD_ONCE], env=env, capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr[-500:] for r in runs]
+    assert any((tmp_path / "numba-cache").rglob("*project_backward*.nbc"))  # the second run did load the cache
+    assert runs[0].stdout == runs[1].stdout
