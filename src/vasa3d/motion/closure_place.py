@@ -7,10 +7,11 @@ maximum over the 120 ms before: the formant transitions into the closure, the mu
 silence in it and the start of the release) and says whether the lips close there: a /p b m/
 or a pause.
 
-It is a two-layer perceptron (:data:`CONTEXT` x 12 inputs, 16 hidden units; an ensemble of a
-few) trained by :mod:`vasa3d.motion.train_closure_place` on speech from our own formant
-synthesizer (random voices and texts, rooms, noise and filters), never on recordings the
-tests measure. Its weights ship beside this file (``closure_place.npz``, a few kB).
+It is an ensemble of three two-layer perceptrons (:data:`CONTEXT` x 12 inputs, 16 hidden units)
+trained by :mod:`vasa3d.motion.train_closure_place` on speech from our own formant synthesizer
+(random voices and texts, rooms, noise and filters), never on recordings the tests measure. Its
+weights ship beside this file (``closure_place.npz``, 48 kB). The generator uses it when
+``MotionConfig.closure_place`` is on (see docs/motion.md for what it gains and why it is off by default).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ BEFORE = 12
 AHEAD = int(CONTEXT[-1])
 #: dB scale of the inputs
 SCALE_DB = 20.0
+#: width (logits) of the ramp from "not lips" to "lips" around the threshold
+SOFT = 1.0
 WEIGHTS = Path(__file__).with_name("closure_place.npz")
 
 
@@ -74,13 +77,21 @@ class ClosurePlace:
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """``(n,)`` mean logit of the ensemble for inputs ``(n, D)``: > threshold means lips."""
+        # sums along a fixed axis, not matrix products, so that a row's score does not depend on
+        # how many rows are scored together (stream and offline must agree bit for bit)
         out = np.zeros(len(x))
         for w1, b1, w2, b2 in self.layers:
-            out += np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+            hidden = np.maximum((x[:, :, None] * w1[None]).sum(axis=1) + b1, 0.0)
+            out += (hidden * w2).sum(axis=1) + b2
         return out / max(len(self.layers), 1)
 
     def keep(self, x: np.ndarray) -> np.ndarray:
         return self.scores(x) >= self.threshold
+
+    def weight(self, x: np.ndarray) -> np.ndarray:
+        """``(n,)`` in [0, 1]: how far to trust a dip, a ramp over ``SOFT`` logits around the
+        threshold (a hard cut would flip a closure on or off for a few ms of shift in the audio)."""
+        return np.clip((self.scores(x) - self.threshold) / SOFT + 0.5, 0.0, 1.0)
 
 
 @lru_cache(maxsize=1)

@@ -106,7 +106,7 @@ class MotionStream:
         as_mono_float(np.zeros(1, np.float32), sample_rate)  # validates the rate
         self.sample_rate = int(sample_rate)
         self.resampler = StreamResampler(self.sample_rate)
-        self.features = FeatureStream(cfg.gate_db, cfg.silence_dbfs)
+        self.features = FeatureStream(cfg.gate_db, cfg.silence_dbfs, bands=cfg.closure_place)
         self.hop_count = 0
         self.hop_base = 0  # hop index of the first hop kept in `self.hist`
         # per-hop histories: smoothed and raw openness, pitch deviation, mid-band dB
@@ -251,17 +251,25 @@ class MotionStream:
         # closure detector, and its closure hops (not led) the look-ahead of the place classifier
         lead = self.config.lip_lead_s
         last_hop = self.hop_count - 1 - _FRAME_HALF_HOPS
-        ready = int(np.floor(min((last_hop - _DIP_AHEAD_HOPS) / HOP_RATE - lead,
-                                 (last_hop - PLACE_AHEAD) / HOP_RATE) * fps + 1e-9)) + 1
+        t_ready = (last_hop - _DIP_AHEAD_HOPS) / HOP_RATE - lead
+        if self._judges_dips:
+            t_ready = min(t_ready, (last_hop - PLACE_AHEAD) / HOP_RATE)
+        ready = int(np.floor(t_ready * fps + 1e-9)) + 1
         if self.mouth_source is not None and self.mouth_source.hops_ready() is not None:
             last_label = self.mouth_source.hops_ready() - 1 - _FRAME_HALF_HOPS
             lead = self.config.lip_lead_s if self.mouth_source.label_lead else 0.0
             ready = min(ready, int(np.floor((last_label / HOP_RATE - lead) * fps + 1e-9)) + 1)
         return max(0, ready)
 
+    @property
+    def _judges_dips(self) -> bool:
+        """Whether the place classifier weighs the closure dips: when asked, and without phone labels."""
+        return self.config.closure_place and not (self.mouth_source is not None and self.mouth_source.has_labels)
+
     def _closure(self, hops: np.ndarray) -> np.ndarray:
-        """Lip closure in [0, 1] per hop: the dip evidence of :meth:`_dip_evidence` where the
-        place classifier (:mod:`vasa3d.motion.closure_place`) takes the dip for the lips, else 0.
+        """Lip closure in [0, 1] per hop: the dip evidence of :meth:`_dip_evidence`, with
+        ``closure_place`` weighted by how sure the place classifier (:mod:`vasa3d.motion.closure_place`)
+        is that the dip is the lips' (0 well below its threshold, 1 well above).
 
         Each dip is judged once, from its first hop (or, past ``_DIP_MAX_HOPS``, from the hop that
         many before), so a hop's value depends on the audio alone, not on which hops are asked.
@@ -271,7 +279,7 @@ class MotionStream:
         hops = np.asarray(hops, int)
         if len(hops) == 0:
             return np.zeros(0)
-        if self.mouth_source is not None and self.mouth_source.has_labels:
+        if not self._judges_dips:
             return self._dip_evidence(hops)
         lo, hi = int(hops.min()) - _DIP_MAX_HOPS, int(hops.max())
         span = np.arange(lo, hi + 1)
@@ -287,8 +295,8 @@ class MotionStream:
         if dip.any():
             uniq, inverse = np.unique(onset[dip], return_inverse=True)
             local = uniq - self.hop_base
-            keep = default_classifier().keep(onset_features(self.hist["bands"], local))
-            out[dip] = np.where(keep[inverse], out[dip], 0.0)
+            weight = default_classifier().weight(onset_features(self.hist["bands"], local))
+            out[dip] = out[dip] * weight[inverse]
         return out
 
     def _dip_evidence(self, hops: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from vasa3d.motion.closure_place import WEIGHTS, ClosurePlace, onset_features
+from vasa3d.motion.config import MotionConfig
 from vasa3d.motion.measure import simulate_room
 from vasa3d.motion.synth import Voice, synthesize
 
@@ -70,7 +71,7 @@ def dip_examples(x: np.ndarray, phonemes: list[tuple[str, float, float]]) -> tup
     """Classifier inputs ``(n, D)`` and labels ``(n,)`` for the dips the detector finds in ``x`` (16 kHz)."""
     from vasa3d.motion.generate import MotionStream
 
-    stream = MotionStream(16000)
+    stream = MotionStream(16000, MotionConfig(closure_place=True))
     # the features alone (no frames: they would need the classifier being trained); 16 kHz in
     stream._take(np.asarray(x, np.float32), final=True)
     ev = stream._dip_evidence(np.arange(stream.hop_count)) > 0
