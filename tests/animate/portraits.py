@@ -35,7 +35,8 @@ def average_face(size: int = 512) -> np.ndarray:
 
     a, b = (analyze_portrait(img, size=size) for img in (astronaut(), grace_hopper()))
     edge = np.linspace(0, size, 9)
-    border = np.array([[x, y] for x in edge for y in (0, size)] + [[x, y] for y in edge[1:-1] for x in (0, size)], float)
+    border = np.array([[x, y] for x in edge for y in (0, size)]
+                      + [[x, y] for y in edge[1:-1] for x in (0, size)], float)
     la = np.concatenate([a.landmarks[:468, :2], border])
     lb = np.concatenate([b.landmarks[:468, :2], border])
     mean = 0.5 * (la + lb)

@@ -65,7 +65,8 @@ def test_no_background_in_the_body_layer_under_the_head(setup):
 
     img = analysis.image.astype(np.float32) / 255
     background = np.median(img[analysis.mask < 0.1], 0)
-    uv, z = (t.numpy().astype(np.float32) for t in animator.camera.project(animator.vertices(*animator.portrait_latent)))
+    verts = animator.vertices(*animator.portrait_latent)
+    uv, z = (t.numpy().astype(np.float32) for t in animator.camera.project(verts))
     under = rasterize_mesh(uv, z, animator.faces, S, S).covered
     distance = np.linalg.norm(animator.layers.body[under] - background, axis=1)
     assert np.mean(distance < 0.15) < 0.04, name

@@ -48,6 +48,8 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
         neck_fade: the region is 1 down to ``neck_fade[0]`` metres below the chin and 0 from
             ``neck_fade[1]`` on, linearly between (heights in the head's frame, so the fade turns with
             the head); a grown pixel takes the weight of the nearest mesh pixel.  None: a hard silhouette.
+
+    The margin grows from the head's silhouette without the neck (where the head model names a neck).
     """
     from vasa3d.animate.raster import interpolate, rasterize_mesh
 
@@ -70,9 +72,23 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
         weight = np.where(sil, np.clip(interpolate(per_vertex, faces, raster), 0.0, 1.0), 0.0).astype(np.float32)
     grow = margin * camera.width
     if grow > 0:
-        dist, (iy, ix) = distance_transform_edt(~sil, return_indices=True)
-        weight = np.where(dist <= grow, weight[iy, ix], 0.0).astype(np.float32)
+        # the margin grows from the head, not the neck: grown from the neck too it made straight-sided
+        # columns of collar and shoulder beside it; a grown pixel takes the nearest mesh pixel's weight
+        neck = _neck_faces(avatar.head)
+        head = sil & ~neck[np.maximum(raster.tri_id, 0)] if neck is not None else sil
+        near_head = distance_transform_edt(~(head if head.any() else sil)) <= grow
+        _, (iy, ix) = distance_transform_edt(~sil, return_indices=True)
+        weight = np.where(sil, weight, np.where(near_head, weight[iy, ix], 0.0)).astype(np.float32)
     return torch.from_numpy(weight)[..., None]
+
+
+def _neck_faces(head) -> np.ndarray | None:
+    """``(F,)`` bool: the head model's neck triangles, or None for a model without a neck region."""
+    names = list(getattr(head, "regions", ()))
+    regions = getattr(head, "face_regions", None)
+    if "neck" not in names or regions is None:
+        return None
+    return regions.cpu().numpy() == names.index("neck")
 
 
 #: mediapipe's chin landmark
