@@ -120,6 +120,7 @@ def gpu_training(device: str, tiny: bool, tmp: Path) -> dict:
     from skimage import data
 
     from vasa3d.animate import MeshWarpAnimator, mixed_motion, synthesize_dataset
+    from vasa3d.animate.fresh import FreshFrames
     from vasa3d.eval import evaluate
     from vasa3d.eval.evaluate import EvalConfig
     from vasa3d.face import analyze_portrait
@@ -138,11 +139,13 @@ def gpu_training(device: str, tiny: bool, tmp: Path) -> dict:
     head = build_head(None)
     fit = fit_portrait(analysis, head)
     t = time.perf_counter()
-    ds = synthesize_dataset(MeshWarpAnimator(analysis, fit, head), mixed_motion(frames, seed=0), fit.camera,
-                            tmp / "ds", quiet=True)
+    animator = MeshWarpAnimator(analysis, fit, head)
+    ds = synthesize_dataset(animator, mixed_motion(frames, seed=0), fit.camera, tmp / "ds", quiet=True)
     data_s = time.perf_counter() - t
     avatar = GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig(num_gaussians=2000 if tiny else 60_000))
-    trainer = Trainer(avatar, ds, cfg, log_dir=tmp / "train", quiet=True)
+    # the gpu preset's own path: training frames drawn fresh from the animator by worker processes
+    fresh = FreshFrames(animator, fit.camera, seed=0, motion="mixed", workers=cfg.fresh_workers)
+    trainer = Trainer(avatar, ds, cfg, log_dir=tmp / "train", quiet=True, fresh=fresh)
     _sync(device)
     t = time.perf_counter()
     avatar = trainer.run()
@@ -151,6 +154,7 @@ def gpu_training(device: str, tiny: bool, tmp: Path) -> dict:
     metrics = evaluate(avatar, ds, EvalConfig(max_frames=20 if tiny else 100, perceptual="off"), quiet=True)
     return {"steps": steps, "frames": frames, "resolution": cfg.resolution, "batch": cfg.batch_size,
             "dataset_s": data_s, "train_s": train_s, "steps_per_s": steps / train_s,
+            "fresh_workers": fresh.workers, "fresh_wait_s": fresh.waited_s,
             "heldout_psnr_db": metrics["psnr"], "heldout_ssim": metrics["ssim"], "gaussians": avatar.n_gaussians}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import vasa3d  # noqa: F401  (first: sets OpenMP passive waiting before torch loads)
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +39,8 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     rows = []
     for preset in args.presets:
-        cfg = TrainConfig.preset(preset)
+        # the step itself, on dataset frames; what fresh frames add is benchmarks/fresh_frames.py's
+        cfg = dataclasses.replace(TrainConfig.preset(preset), fresh_frames=False)
         analysis = analyze_portrait(data.astronaut(), size=cfg.resolution)
         head = build_head(None)
         fit = fit_portrait(analysis, head)

@@ -87,6 +87,14 @@ class TeacherAnimator:
     def describe(self):
         return {"animator": "teacher", "gaussians": int(self.teacher.n_gaussians)}
 
+    def __setstate__(self, state):
+        """In a spawned worker process: answer with the fake head, as the test's monkeypatch does here."""
+        import vasa3d.head as head_mod
+
+        for name in ("HeadParams", "params_from_latent", "build_head", "REGIONS"):
+            setattr(head_mod, name, getattr(fake_head, name))
+        self.__dict__.update(state)
+
 
 def fresh_stream(teacher, camera, seed=0, workers=0):
     """Fresh frames of random motion from the teacher (small clips, so a short test spans several)."""

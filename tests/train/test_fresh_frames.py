@@ -44,6 +44,23 @@ def test_each_step_trains_on_its_own_draws_rendered_by_the_animator(head):
     assert trainer._regions == {}
 
 
+def test_fresh_frames_come_with_their_head_region_made_by_the_workers(head):
+    from vasa3d.train.regions import head_region
+
+    student, data, fresh = _scene(head, seed=2, workers=1)
+    trainer = Trainer(student, data, _cfg(), quiet=True, fresh=fresh)
+    trainer.step = 2
+    _, masks, z_dyn, z_pose, cams = trainer._batch()
+    assert fresh._pool is not None  # rendered, and the regions made, by the worker
+    fresh.close()
+    for b in range(2):
+        want = head_region(trainer._region_avatar, z_dyn[b], z_pose[b], cams[b], trainer.config.head_margin)
+        want = want.to(torch.bool)
+        assert 0.05 < float(want.float().mean()) < 0.95  # a head, not the whole frame nor nothing
+        assert torch.equal(masks[b], fresh[4 + b].mask * want)
+    assert trainer._regions == {}  # nothing cached per frame: a fresh frame is seen once
+
+
 def test_fresh_training_resumes_to_the_uninterrupted_result(head, tmp_path):
     cfg = _cfg()
     student, data, fresh = _scene(head)
@@ -100,3 +117,23 @@ def test_fresh_frames_without_an_animator_is_one_clear_error(head):
 def test_presets_that_draw_fresh_frames():
     on = {name: TrainConfig.preset(name).fresh_frames for name in ("demo", "cpu-quick", "gpu", "paper")}
     assert on == {"demo": False, "cpu-quick": False, "gpu": True, "paper": True}
+
+
+def test_train_command_on_a_dataset_without_an_animator_says_so_and_uses_its_frames(head, tmp_path, capsys):
+    from test_commands import _dataset_folder
+
+    from vasa3d.cli import main
+    from vasa3d.io import save_avatar
+
+    _, data, teacher = scenes.student_and_data(head, size=32, n_frames=6, n_test=2, n_gaussians=300)
+    ds = _dataset_folder(data, tmp_path / "ds")  # written by hand: no animator recorded
+    save_avatar(tmp_path / "teacher.vasa3d", teacher)
+    capsys.readouterr()
+    code = main(["train", str(ds.root), "-o", str(tmp_path / "out.vasa3d"), "--init", str(tmp_path / "teacher.vasa3d"),
+                 "--preset", "demo", "--fresh-frames", "--iterations", "2", "-q"])
+    out = capsys.readouterr().out
+    assert code == 0 and "fresh frames off" in out
+    from vasa3d.train.checkpoint import load_checkpoint
+
+    meta, _ = load_checkpoint(tmp_path / "out.vasa3d.train" / "checkpoint.safetensors")
+    assert meta["trained_on"]["settings"]["fresh_frames"] is False and "fresh" not in meta["trained_on"]

@@ -34,6 +34,7 @@ import json
 import multiprocessing as mp
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -44,11 +45,23 @@ from vasa3d.errors import InputError
 from vasa3d.motion.latent import MotionLatent
 from vasa3d.render.camera import Camera
 
-__all__ = ["FreshFrames", "FreshMotion", "fresh_workers"]
+__all__ = ["FreshFrames", "FreshMotion", "FreshSample", "fresh_workers"]
 
 MotionKind = Literal["random", "talking", "mixed"]
 #: offset of fresh draws' ``FrameSample.index``, so that they never read as a dataset frame's index
 FRESH_INDEX_BASE = 1 << 40
+
+
+@dataclass
+class FreshSample(FrameSample):
+    """A :class:`~vasa3d.animate.dataset.FrameSample` of the stream, with the training region when the stream
+    has a ``region`` function: ``(H, W, 1) float32`` (computed by the workers, beside the frame)."""
+
+    region: torch.Tensor | None = None
+
+
+RegionFn = Callable[[torch.Tensor, torch.Tensor, Camera], torch.Tensor]
+"""``region(z_dyn (Dd,), z_pose (Dp,), camera) -> (H, W, 1)``: the part of a frame that training compares."""
 
 
 def fresh_workers(requested: int) -> int:
@@ -136,8 +149,8 @@ class FreshMotion:
                 "window_clips": self.window_clips, "fps": self.fps, "talking": self.talking}
 
 
-# ---------------------------------------------------------------- worker processes (forked)
-_WORKER: dict = {}  # per worker process: the stream, inherited through fork
+# ---------------------------------------------------------------- worker processes (spawned)
+_WORKER: dict = {}  # per worker process: the stream, unpickled once at the worker's start
 
 
 def _exit_quietly(signum, frame) -> None:
@@ -192,12 +205,21 @@ class FreshFrames:
         self._pending: deque = deque()
         self._clip_tasks: dict[int, dict] = {}
         self._next_submit = 0
+        self.region: RegionFn | None = None
         self.waited_s = 0.0
         """seconds ``take`` has spent waiting for the workers (training time lost to the animator)"""
 
     # ------------------------------------------------------------------ one draw
-    def raw(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Draw ``k`` as stored: ``rgb (H, W, 3) uint8``, ``mask (H, W) uint8``, ``z_dyn``, ``z_pose`` (float32)."""
+    def set_region(self, region: RegionFn | None) -> None:
+        """Have every draw come with ``region(z_dyn, z_pose, camera)`` (the trainer's head region), computed where
+        the frame is rendered, so the training process does not spend a step's time on it.  Workers start with
+        it: running ones are ended (the next :meth:`take` starts them again)."""
+        self.close()
+        self.region = region
+
+    def raw(self, k: int) -> tuple:
+        """Draw ``k`` as stored: ``rgb (H, W, 3) uint8``, ``mask (H, W) uint8``, ``z_dyn``, ``z_pose`` (float32),
+        and its region ``(H, W, 1) float32`` (None without a region function)."""
         return self.render(k, *self.motion.latents(k))
 
     def render(self, k: int, z_dyn: np.ndarray, z_pose: np.ndarray):
@@ -208,26 +230,31 @@ class FreshFrames:
         H, W = self.height, self.width
         if rgb.shape != (H, W, 3) or mask.shape[:2] != (H, W):
             raise ValueError(f"draw {k}: the animator made {rgb.shape}/{mask.shape}, the camera is {W}x{H}")
-        return np.asarray(rgb, np.uint8), _as_mask_u8(mask.reshape(H, W)), z_dyn, z_pose
+        region = None
+        if self.region is not None:
+            region = self.region(torch.from_numpy(z_dyn), torch.from_numpy(z_pose), self.camera)
+            region = region.detach().cpu().float().reshape(H, W, 1).numpy()
+        return np.asarray(rgb, np.uint8), _as_mask_u8(mask.reshape(H, W)), z_dyn, z_pose, region
 
-    def sample(self, k: int, raw) -> FrameSample:
-        """A :class:`FrameSample` of draw ``k`` from its :meth:`raw` arrays, as :class:`FrameDataset` reads one."""
-        rgb, mask, z_dyn, z_pose = raw
+    def sample(self, k: int, raw) -> FreshSample:
+        """A :class:`FreshSample` of draw ``k`` from its :meth:`raw` arrays, as :class:`FrameDataset` reads one."""
+        rgb, mask, z_dyn, z_pose, region = raw
         c = self.camera
-        return FrameSample(
+        return FreshSample(
             image=torch.from_numpy(rgb.astype(np.float32) / 255.0),
             mask=torch.from_numpy(mask.astype(np.float32)[..., None] / 255.0),
             z_dyn=torch.from_numpy(z_dyn.copy()), z_pose=torch.from_numpy(z_pose.copy()),
             camera=Camera(c.K.detach().cpu().float().clone(), c.world_to_cam.detach().cpu().float().clone(),
                           c.width, c.height),
             index=FRESH_INDEX_BASE + int(k),
+            region=torch.from_numpy(region) if region is not None else None,
         )
 
-    def __getitem__(self, k: int) -> FrameSample:
+    def __getitem__(self, k: int) -> FreshSample:
         return self.sample(k, self.raw(k))
 
     # ------------------------------------------------------------------ the stream
-    def take(self, start: int, n: int) -> list[FrameSample]:
+    def take(self, start: int, n: int) -> list[FreshSample]:
         """Draws ``start .. start + n - 1``, in order."""
         if self.workers == 0:
             return [self[k] for k in range(start, start + n)]
@@ -247,10 +274,9 @@ class FreshFrames:
 
     def _restart(self, start: int) -> None:
         if self._pool is None:
-            # render draw `start` once here first: compiles the kernels, so that the forked workers
-            # inherit them instead of each compiling them
-            self.raw(start)
-            self._pool = mp.get_context("fork").Pool(self.workers, initializer=_worker_init, initargs=(self,))
+            # spawned, not forked: a trainer has run OpenMP (torch, numba) by now, and GNU OpenMP ends a forked
+            # child that uses it ("fork() called from a process already using GNU OpenMP")
+            self._pool = mp.get_context("spawn").Pool(self.workers, initializer=_worker_init, initargs=(self,))
         self._pending.clear()  # results of draws nobody will ask for are dropped when they arrive
         self._next_submit = start
         for _ in range(self.prefetch):
@@ -285,6 +311,11 @@ class FreshFrames:
         self._pool = None
         self._pending.clear()
         self._clip_tasks.clear()
+
+    def __getstate__(self) -> dict:  # what a worker gets: the stream without its pool
+        state = dict(self.__dict__)
+        state.update(_pool=None, _pending=deque(), _clip_tasks={})
+        return state
 
     def __enter__(self) -> "FreshFrames":
         return self

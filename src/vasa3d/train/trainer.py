@@ -124,6 +124,8 @@ class Trainer:
         # head regions come from the avatar as it was given (not as training changes it), so a resumed
         # run sees exactly the targets of an uninterrupted one
         self._region_avatar = copy.deepcopy(self.avatar).eval() if self.config.region == "head" else None
+        if self.fresh is not None:  # fresh frames come with their head region, made beside them by the workers
+            self.fresh.set_region(self._fresh_region() if self._region_avatar is not None else None)
         self.history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------------ setup
@@ -199,14 +201,23 @@ class Trainer:
         frame, ``index`` None, is seen once)."""
         if self.config.region == "frame":
             return sample.mask
+        if getattr(sample, "region", None) is not None:  # a fresh frame's, made beside it
+            return sample.mask * _region_weights(sample.region)
         region = self._regions.get(index) if index is not None else None
         if region is None:
-            region = head_region(self._region_avatar, torch.as_tensor(sample.z_dyn).float(),
-                                 torch.as_tensor(sample.z_pose).float(), sample.camera,
-                                 self.config.head_margin).to(torch.bool)
+            region = _region_weights(head_region(self._region_avatar, torch.as_tensor(sample.z_dyn).float(),
+                                                 torch.as_tensor(sample.z_pose).float(), sample.camera,
+                                                 self.config.head_margin))
             if index is not None:
                 self._regions[index] = region
         return sample.mask * region
+
+    def _fresh_region(self):
+        """``region(z_dyn, z_pose, camera)``, the head region on a CPU copy of the avatar as given (for workers)."""
+        import functools
+
+        avatar = copy.deepcopy(self._region_avatar).to("cpu")
+        return functools.partial(head_region, avatar, margin=self.config.head_margin)
 
     def _render(self, gaussians, cameras: list[Camera], background: Tensor) -> RenderOutput:
         outs = [rasterize(g, cam.to(self.device), cam.width, cam.height, background=background,
@@ -448,6 +459,11 @@ class Trainer:
         self.step = int(meta["step"])
         self.strategy = self._make_strategy()
         self._update_lr()
+
+
+def _region_weights(region: Tensor) -> Tensor:
+    """What :func:`head_region` gives, as the mask it multiplies (one place for dataset and fresh frames)."""
+    return region.to(torch.bool)
 
 
 def _optimizer_tensors(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
