@@ -93,3 +93,31 @@ def test_a_stream_is_named_by_its_animator_camera_and_motion(animator):
     assert a != FreshFrames(animator, _small_camera(animator.camera, 96), seed=2).fingerprint()
     with pytest.raises(Exception, match="random, talking or mixed"):
         FreshFrames(animator, camera, motion="video")
+
+
+def test_train_command_draws_from_the_animator_that_made_the_dataset(tmp_path):
+    import skimage.data
+
+    from vasa3d.animate import MeshWarpAnimator, random_motion
+    from vasa3d.face import analyze_portrait
+    from vasa3d.head import build_head, fit_portrait
+    from vasa3d.train import TrainConfig
+    from vasa3d.train.commands import _fresh_stream
+
+    analysis = analyze_portrait(skimage.data.astronaut(), size=256)  # as create makes a cpu-quick dataset
+    head = build_head(None)
+    fit = fit_portrait(analysis, head)
+    ds = synthesize_dataset(MeshWarpAnimator(analysis, fit, head), random_motion(4, seed=1), fit.camera,
+                            tmp_path / "ds", workers=1, quiet=True, source={"motion": "random"})
+    fresh = _fresh_stream(FrameDataset(ds.root), TrainConfig(seed=5, fresh_workers=0))
+    d = fresh.describe()
+    assert d["animator"]["animator"] == "meshwarp" and d["motion"]["motion"] == "random" and d["motion"]["seed"] == 5
+    s = fresh[3]
+    assert s.image.shape == (256, 256, 3) and fresh.camera.width == 256
+    rgb, _ = fresh.animator(s.z_dyn.numpy(), s.z_pose.numpy(), fresh.camera)
+    assert torch.equal(s.image, torch.from_numpy(rgb.astype(np.float32) / 255))
+    # the re-fitted animator makes the dataset's frames again: same latents, close pixels
+    stored = FrameDataset(ds.root)[2]
+    rgb, _ = fresh.animator(stored.z_dyn.numpy(), stored.z_pose.numpy(), fresh.camera)
+    err = np.abs(rgb.astype(np.float32) / 255 - stored.image.numpy()).mean()
+    assert err < 0.03, err
