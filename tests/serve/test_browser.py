@@ -124,13 +124,19 @@ def test_live_talk_fps_lipsync_drag_interrupt(live_page):
         });""")
     assert remote == "127.0.0.1"
 
-    # the live checks need an engine that keeps real time; a machine busy with other work cannot
-    time.sleep(3.0)
-    _, stats = server.request("GET", f"/api/sessions/{session}")
-    _, reply = server.request("GET", f"/api/sessions/{session}/timeline")
-    emitted = [t for _, t, _ in reply["frames"] if t > time.time() - 2.0]
-    engine_fps = len(emitted) / 2.0
-    if engine_fps < 20 or stats.get("render_size", stats["size"]) < stats["size"]:
+    # the live checks need an engine that keeps real time; a machine busy with other work cannot. The
+    # engine starts cautiously after the connection's first frames and climbs back to the full render
+    # size when there is room: give it up to 12 s; a smaller render (scaled up) still shows the mouth
+    deadline = time.time() + 12.0
+    while True:
+        time.sleep(1.0)
+        _, stats = server.request("GET", f"/api/sessions/{session}")
+        _, reply = server.request("GET", f"/api/sessions/{session}/timeline")
+        emitted = [t for _, t, _ in reply["frames"] if t > time.time() - 2.0]
+        engine_fps = len(emitted) / 2.0
+        if (engine_fps >= 20 and stats.get("render_size", stats["size"]) >= stats["size"]) or time.time() > deadline:
+            break
+    if engine_fps < 20:
         pytest.skip(f"the machine is too busy for real time: the engine made {engine_fps:.1f} fps at "
                     f"{stats.get('render_size')} px (load average {_load():.1f}); the live checks need it idle")
 
@@ -188,6 +194,9 @@ def test_live_talk_fps_lipsync_drag_interrupt(live_page):
     t_after = np.asarray([f["t"] for f in after]) / 1000.0 - clicked
     rest = g_after[t_after > 0.5]
     speaking = np.nanpercentile(g_talk, 90)
+    print(f"browser live: engine {engine_fps:.1f} fps at {stats.get('render_size')} px, page {fps:.1f} fps, "
+          f"lip r {r:.2f}, drag {turn:.3f}, rest {np.nanmax(rest):.3f} vs talking {speaking:.3f}, "
+          f"load {_load():.1f}")  # shown with pytest -s
     assert np.nanmax(rest) < 0.5 * speaking, (
         f"after interrupt the lip gap is {np.nanmax(rest):.3f}; while talking it reached {speaking:.3f}")
     status, stats = server.request("GET", f"/api/sessions/{session}")
