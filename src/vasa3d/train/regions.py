@@ -49,7 +49,8 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
             ``neck_fade[1]`` on, linearly between (heights in the head's frame, so the fade turns with
             the head); a grown pixel takes the weight of the nearest mesh pixel.  None: a hard silhouette.
 
-    The margin grows from the head's silhouette without the neck (where the head model names a neck).
+    The fade and the head-only margin need a head model that names its neck region (the built-in head and
+    FLAME do); on any other the region is the grown silhouette.
     """
     from vasa3d.animate.raster import interpolate, rasterize_mesh
 
@@ -62,20 +63,20 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
     raster = rasterize_mesh(uv.numpy().astype(np.float32), depth.numpy().astype(np.float32), faces,
                             cam.width, cam.height)
     sil = raster.tri_id >= 0
-    if neck_fade is None:
-        weight = sil.astype(np.float32)
-    else:
+    neck = _neck_faces(avatar.head)
+    on_neck = sil & neck[np.maximum(raster.tri_id, 0)] if neck is not None else np.zeros_like(sil)
+    weight = sil.astype(np.float32)
+    if neck_fade is not None and on_neck.any():
         height = _canonical_heights(avatar, z_dyn, z_pose)
         chin = height[int(avatar.head.landmark_vertices[CHIN])]
         top, bottom = chin - neck_fade[0], chin - neck_fade[1]
         per_vertex = np.clip((height - bottom) / max(top - bottom, 1e-6), 0.0, 1.0)
-        weight = np.where(sil, np.clip(interpolate(per_vertex, faces, raster), 0.0, 1.0), 0.0).astype(np.float32)
+        weight[on_neck] = np.clip(interpolate(per_vertex, faces, raster), 0.0, 1.0)[on_neck]
     grow = margin * camera.width
     if grow > 0:
         # the margin grows from the head, not the neck: grown from the neck too it made straight-sided
         # columns of collar and shoulder beside it; a grown pixel takes the nearest mesh pixel's weight
-        neck = _neck_faces(avatar.head)
-        head = sil & ~neck[np.maximum(raster.tri_id, 0)] if neck is not None else sil
+        head = sil & ~on_neck
         near_head = distance_transform_edt(~(head if head.any() else sil)) <= grow
         _, (iy, ix) = distance_transform_edt(~sil, return_indices=True)
         weight = np.where(sil, weight, np.where(near_head, weight[iy, ix], 0.0)).astype(np.float32)
