@@ -45,6 +45,9 @@ GENERATOR_LOOKAHEAD_S = 0.1
 #: after barge-in the mouth is held at rest until the generator's own output has settled
 _GATE_HOLD_S = 0.3
 _TICK_S = 0.005
+#: the delay may exceed its base by this much (a busy moment, the motion thread's 20 ms feeding
+#: granularity) before the render size steps down for it
+_DELAY_SLACK_S = 0.03
 
 
 @dataclass
@@ -674,7 +677,7 @@ class LiveSession:
         size = self._render_size
         want = self.controls.size
         # each stage has its own thread: the slower one sets the pace
-        over_budget = self.delay_s > self.base_delay_s + 0.01
+        over_budget = self.delay_s > self.base_delay_s + _DELAY_SLACK_S
         if (late_share > 0.05 or over_budget or max(d, r) > 0.95 * period) and size > cfg.smallest_size:
             self._render_size = max(cfg.smallest_size, int(size * 0.8) // 16 * 16)
         elif late_share == 0 and not over_budget and size < want:
