@@ -3,7 +3,7 @@
 Usage: python benchmarks/fresh_frames.py [--preset cpu-quick] [--steps 20] [--workers -1] [--sizes 256 512]
 
 Times, on the astronaut: the mesh-warp animator per frame in one process (one thread) at each size; the
-motion generators per frame (random, talking); then ``Trainer.train_step`` of the preset at its resolution,
+motion generators per frame (random, talking); the head region at the preset's size; then ``Trainer.train_step`` of the preset at its resolution,
 on a 64-frame dataset's frames (head regions cached after the warm-up) and on fresh frames from ``--workers``
 processes (a head region per frame), with the time the trainer spent waiting for frames.  Prints JSON and the sizing rule's numbers (docs/training.md).
 """
@@ -74,6 +74,15 @@ def main() -> None:
     head = build_head(None)
     fit = fit_portrait(analysis, head)
     animator = MeshWarpAnimator(analysis, fit, head)
+    from vasa3d.train.regions import head_region
+
+    region_avatar = GaussianAvatar.from_portrait(head, fit, analysis, AvatarConfig.preset(args.preset)).eval()
+    z = random_motion(11, seed=2)
+    torch.set_num_threads(1)
+    s = _per_frame(lambda i: head_region(region_avatar, torch.from_numpy(z.z_dyn[i]), torch.from_numpy(z.z_pose[i]),
+                                         fit.camera, cfg.head_margin), 10)
+    torch.set_num_threads(threads)
+    report[f"head_region_ms_per_frame_{cfg.resolution}"] = 1000 * s
     with tempfile.TemporaryDirectory() as tmp:
         ds = synthesize_dataset(animator, random_motion(64, seed=0), fit.camera, Path(tmp) / "ds", quiet=True)
         for fresh_on in (False, True):
@@ -98,7 +107,9 @@ def main() -> None:
     # frames the animator must make per second of training, and the workers that takes
     step_s = report["dataset_ms_per_step"] / 1000
     size = cfg.resolution if f"animator_ms_per_frame_{cfg.resolution}" in report else args.sizes[-1]
-    per_frame_s = (report[f"animator_ms_per_frame_{size}"] + 0.5 * report["motion_talking_ms_per_frame"]) / 1000
+    per_frame_s = (report[f"animator_ms_per_frame_{size}"] + report[f"head_region_ms_per_frame_{cfg.resolution}"]
+                   + 0.5 * report["motion_talking_ms_per_frame"]) / 1000  # what a worker does per frame
+    report["worker_ms_per_frame"] = 1000 * per_frame_s
     report["frames_per_s_needed"] = cfg.batch_size / step_s
     report["workers_needed"] = math.ceil(cfg.batch_size / step_s * per_frame_s)
     print(json.dumps(report, indent=1))

@@ -153,14 +153,10 @@ class FreshMotion:
 _WORKER: dict = {}  # per worker process: the stream, unpickled once at the worker's start
 
 
-def _exit_quietly(signum, frame) -> None:
-    raise SystemExit(1)
-
-
 def _worker_init(frames: "FreshFrames") -> None:
     import signal
 
-    signal.signal(signal.SIGTERM, _exit_quietly)  # Pool.terminate() at the end of training: no traceback
+    # SIGTERM (Pool.terminate() at the end of training) keeps its default: the worker ends at once, silently
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle
     torch.set_num_threads(1)
     _WORKER["frames"] = frames
