@@ -168,3 +168,19 @@ def test_needles_and_big_splats_match_reference():
         out = rasterize(g, cam, 67, 45, backend="cpu")
     assert (ref.color - out.color).abs().max() <= 1e-4
     assert ref.alpha.mean() > 0.3
+
+
+def test_render_keeps_the_callers_torch_thread_count():
+    """numba's parallel kernels set the calling thread's OpenMP count; the caller's torch setting survives."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        g = with_grad(random_scene(200, seed=5, sh_degree=1))
+        cam = head_camera(24)
+        with torch.no_grad():
+            rasterize(g, cam, 24, 24, backend="cpu")
+        assert torch.get_num_threads() == 1
+        rasterize(g, cam, 24, 24, backend="cpu").color.sum().backward()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -34,6 +34,23 @@ from .projection import ALPHA_MIN, project
 from .types import Gaussians, RenderOutput
 
 
+# ----------------------------------------------------------------- threads
+class _TorchThreads:
+    """Keep the calling thread's torch thread count across numba's parallel kernels.
+
+    numba's OpenMP layer and torch share GNU OpenMP, and a numba launch sets the calling thread's
+    OpenMP thread count to numba's own: without this, ``torch.set_num_threads(1)`` made before a
+    render was silently undone after it (and two-threaded maths is not bit-reproducible).
+    """
+
+    def __enter__(self) -> None:
+        self.n = torch.get_num_threads()
+
+    def __exit__(self, *exc) -> None:
+        if torch.get_num_threads() != self.n:
+            torch.set_num_threads(self.n)
+
+
 # ----------------------------------------------------------------- array helpers
 def _arr(t: Tensor) -> np.ndarray:
     """A float32 C-contiguous numpy view (or copy) of a CPU tensor."""
@@ -135,10 +152,12 @@ class _RasterizeOne(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_color, g_alpha, g_depth):
         arrays, cam, degree, eps2d, gaussian_ids, state = ctx.saved
-        g_recs, g_bg = _composite_backward(state, g_color, g_alpha, g_depth)
-        grads = tuple(np.zeros_like(a) for a in arrays)
-        width, height = state[2], state[3]
-        PK.project_backward(*arrays, degree, *cam, width, height, np.float32(eps2d), gaussian_ids, g_recs, *grads)
+        with _TorchThreads():
+            g_recs, g_bg = _composite_backward(state, g_color, g_alpha, g_depth)
+            grads = tuple(np.zeros_like(a) for a in arrays)
+            width, height = state[2], state[3]
+            PK.project_backward(*arrays, degree, *cam, width, height, np.float32(eps2d), gaussian_ids, g_recs,
+                                *grads)
         out = [torch.from_numpy(g).to(dt) for g, dt in zip((*grads, g_bg), ctx.dtypes)]
         return (*out, None, None, None, None, None, None)
 
@@ -159,7 +178,8 @@ class _CompositeOnly(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_color, g_alpha, g_depth):
-        g_recs, g_bg = _composite_backward(ctx.state, g_color, g_alpha, g_depth)
+        with _TorchThreads():
+            g_recs, g_bg = _composite_backward(ctx.state, g_color, g_alpha, g_depth)
         g = torch.from_numpy(g_recs).to(ctx.dtype)
         g_background = torch.from_numpy(g_bg).to(ctx.dtype)
         return g[:, 0:2], g[:, 2:5], g[:, 6:9], g[:, 5], g[:, 9], g_background, None, None, None
@@ -198,6 +218,15 @@ def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, backg
     )
     degree = _degree(gaussians, sh_degree)
     _announce_compile(needs_grad, antialiased)
+    with _TorchThreads():
+        colors, alphas, depths = _render_cameras(gaussians, cameras, width, height, background, sh_degree, degree,
+                                                 eps2d, near_plane, antialiased, needs_grad)
+    dtype = gaussians.means.dtype
+    return RenderOutput(*(torch.stack(t).to(dtype) for t in (colors, alphas, depths)))
+
+
+def _render_cameras(gaussians, cameras, width, height, background, sh_degree, degree, eps2d, near_plane,
+                    antialiased, needs_grad):
     colors, alphas, depths = [], [], []
     for i in range(len(cameras)):
         if needs_grad and antialiased:
@@ -215,5 +244,4 @@ def render(gaussians: Gaussians, cameras: Camera, width: int, height: int, backg
         colors.append(c)
         alphas.append(a)
         depths.append(d)
-    dtype = gaussians.means.dtype
-    return RenderOutput(*(torch.stack(t).to(dtype) for t in (colors, alphas, depths)))
+    return colors, alphas, depths
