@@ -51,9 +51,11 @@ def test_region_is_whole_on_the_head_and_fades_down_the_neck(astronaut_avatar):
         assert np.abs(np.diff(below)).max() <= 0.15
         ramp = int(((below > 0.02) & (below < 0.98)).sum())
         assert ramp >= 0.1 * cam.height, ramp
-        # the head itself is the same as the hard region's above the chin
-        assert np.array_equal(soft[:chin] > 0, hard[:chin] > 0)
-        # beside the neck, below the chin, nothing is grown: the row is no wider than the
-        # neck's own silhouette there
+        # within the old region, and the head itself nearly the same as the old region's above the chin
+        assert not ((soft > 0) & ~(hard > 0)).any()
+        top = chin - int(0.1 * cam.height)
+        assert (soft[:top] > 0).sum() >= 0.97 * (hard[:top] > 0).sum()
+        # beside the neck, below the chin, nothing is grown: the row is no wider than the neck's own
+        # silhouette there (the old region grew its margin from the neck too)
         row = (chin + neck_end) // 2
-        assert (soft[row] > 0).sum() <= (hard[row] > 0).sum() <= _mesh_width(avatar, zd, zp, cam, row) + 1
+        assert (soft[row] > 0).sum() <= _mesh_width(avatar, zd, zp, cam, row) + 1 < (hard[row] > 0).sum()

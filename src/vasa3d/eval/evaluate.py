@@ -45,6 +45,8 @@ class EvalConfig:
     """Compare within the head region (head: as training does; frame: the whole foreground)."""
     head_margin: float = 0.08
     """Growth of the head region beyond the mesh silhouette, as a fraction of the image width."""
+    neck_fade: bool = True
+    """Fade the head region out down the neck, as training does (off: the hard silhouette + margin)."""
 
 
 def _render(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, background: Tensor, backend: str, vas: bool):
@@ -131,7 +133,8 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
             mask = s.mask
             if config.region == "head":
                 mask = mask * head_region(avatar, torch.as_tensor(s.z_dyn).float(), torch.as_tensor(s.z_pose).float(),
-                                          s.camera, config.head_margin)
+                                          s.camera, config.head_margin,
+                                          **({} if config.neck_fade else {"neck_fade": None}))
             target = (s.image * mask + bg.cpu() * (1 - mask)).to(device)
             per["psnr"].append(psnr(pred, target))
             per["psnr_frame"].append(psnr(pred, full_target))

@@ -47,7 +47,8 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
         margin: growth as a fraction of the image width (0: the bare silhouette).
         neck_fade: the region is 1 down to ``neck_fade[0]`` metres below the chin and 0 from
             ``neck_fade[1]`` on, linearly between (heights in the head's frame, so the fade turns with
-            the head); a grown pixel takes the weight of the nearest mesh pixel.  None: a hard silhouette.
+            the head); a grown pixel takes the weight of the nearest mesh pixel.  None: the silhouette, whole,
+            grown from the neck too (as before issue 14).
 
     The fade and the head-only margin need a head model that names its neck region (the built-in head and
     FLAME do); on any other the region is the grown silhouette.
@@ -76,7 +77,7 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
     if grow > 0:
         # the margin grows from the head, not the neck: grown from the neck too it made straight-sided
         # columns of collar and shoulder beside it; a grown pixel takes the nearest mesh pixel's weight
-        head = sil & ~on_neck
+        head = sil & ~on_neck if neck_fade is not None else sil
         near_head = distance_transform_edt(~(head if head.any() else sil)) <= grow
         _, (iy, ix) = distance_transform_edt(~sil, return_indices=True)
         weight = np.where(sil, weight, np.where(near_head, weight[iy, ix], 0.0)).astype(np.float32)
