@@ -92,10 +92,12 @@ def test_training_script_reruns_and_learns(tmp_path, one_thread):
 def test_the_gate_removes_closures_and_keeps_the_bilabials(speech, monkeypatch):
     gated = lip_gap(audio_to_motion(speech.samples, SR, GATED))
     default = audio_to_motion(speech.samples, SR)
+    off = audio_to_motion(speech.samples, SR, MotionConfig(closure_place=False))
     monkeypatch.setattr(generate, "default_classifier", lambda: KeepAll())
     ungated = lip_gap(audio_to_motion(speech.samples, SR, GATED))
-    # off by default: the default is the ungated detector
-    np.testing.assert_array_equal(lip_gap(default), ungated)
+    # on by default; off (or a classifier that keeps every dip) is the ungated detector
+    np.testing.assert_array_equal(lip_gap(default), gated)
+    np.testing.assert_array_equal(lip_gap(off), ungated)
     n_gated, n_ungated = len(closure_events(gated)), len(closure_events(ungated))
     # measured 20 closures against 27
     assert n_gated <= n_ungated - 4, (n_gated, n_ungated)

@@ -49,10 +49,11 @@ class MotionConfig:
     recognizer: Literal["none", "allphone"] = "none"
     """Phone labels for the phonetic generator when no transcript or timing is given: 'allphone' runs
     pocketsphinx phone recognition (streams, ~20-35x real time), 'none' uses acoustic shapes only."""
-    closure_place: bool = False
+    closure_place: bool = True
     """Judge each lip-closure dip with the closure-place classifier (``vasa3d.motion.closure_place``)
     and shut the lips less where it hears /t d k g n/ rather than /p b m/ or a pause (unlabelled
-    speech only; on real speech 44 in 100 closures land on /p b m/ or pauses instead of 35)."""
+    speech only; on real speech 44 in 100 closures land on /p b m/ or pauses instead of 35, and the
+    lips shut 3.8 times a second instead of 4.8). Off: every sharp dip in the lip band shuts them."""
     fps: float = 25.0
     """Motion frames per second."""
     emotion: str = "neutral"
