@@ -58,11 +58,7 @@ def live_page(tiny_avatars, speech_wav):
     server = Server(create_app(ServeConfig(avatars=str(tiny_avatars), size=384, max_sessions=2)))
     driver = launch(fake_audio=str(speech_wav))
     try:
-        driver.get(server.base + "/")
-        wait_for(driver, "return document.querySelector('#avatars li[data-id=tiny]') !== null", 20)
-        driver.find_element(By.CSS_SELECTOR, "#avatars li[data-id=tiny]").click()
-        driver.find_element(By.ID, "talk").click()
-        wait_for(driver, "return document.getElementById('video').readyState >= 2", 60)
+        start_talking(driver, server)
         driver.find_element(By.ID, "mic").click()  # the fake microphone starts talking
         wait_for(driver, "return state.mic !== null", 10)
         driver.execute_script(COLLECTOR, CAPTURE)
@@ -70,6 +66,17 @@ def live_page(tiny_avatars, speech_wav):
     finally:
         driver.quit()
         server.stop()
+
+
+def start_talking(driver, server):
+    """Open the page, pick the tiny avatar, start a live session and wait for its video."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(server.base + "/")
+    wait_for(driver, "return document.querySelector('#avatars li[data-id=tiny]') !== null", 20)
+    driver.find_element(By.CSS_SELECTOR, "#avatars li[data-id=tiny]").click()
+    driver.find_element(By.ID, "talk").click()
+    wait_for(driver, "return document.getElementById('video').readyState >= 2", 60)
 
 
 def wait_for(driver, script, timeout):
@@ -206,18 +213,12 @@ def test_live_talk_fps_lipsync_drag_interrupt(live_page):
 def test_plain_browser_connects_to_a_loopback_server(tiny_avatars):
     """No WebRTC flags, no microphone permission (so Chromium hides its addresses behind mDNS names):
     the default loopback server still gets video to the page (the browser's checks pair as peer-reflexive)."""
-    from selenium.webdriver.common.by import By
-
     from vasa3d.serve import ServeConfig, create_app
 
     server = Server(create_app(ServeConfig(avatars=str(tiny_avatars), size=128, max_sessions=2)))
     driver = launch(plain=True)
     try:
-        driver.get(server.base + "/")
-        wait_for(driver, "return document.querySelector('#avatars li[data-id=tiny]') !== null", 20)
-        driver.find_element(By.CSS_SELECTOR, "#avatars li[data-id=tiny]").click()
-        driver.find_element(By.ID, "talk").click()
-        wait_for(driver, "return document.getElementById('video').readyState >= 2", 60)
+        start_talking(driver, server)
         pairs = driver.execute_async_script("""
             const done = arguments[0];
             state.pc.getStats().then((stats) => {

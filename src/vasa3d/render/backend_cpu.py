@@ -95,14 +95,20 @@ def _project_fused(arrays: tuple, degree: int, cam: tuple, width: int, height: i
     return PK.sorted_records(recs, keep)
 
 
-def _composite_forward(recs: np.ndarray, width: int, height: int, background: np.ndarray):
-    """Bin and blend: colour, alpha, depth and the state :func:`_composite_backward` needs."""
+def _bin_and_allocate(recs: np.ndarray, width: int, height: int):
+    """Per-tile lists of ``recs`` and empty colour ``(H,W,3)``, alpha ``(H,W)`` and depth ``(H,W)`` images."""
     tiles_x = (width + K.TILE - 1) // K.TILE
     tiles_y = (height + K.TILE - 1) // K.TILE
     offsets, ids = K.bin_records(recs, tiles_x, tiles_y, numba.get_num_threads())
     color = np.empty((height, width, 3), np.float32)
     alpha = np.empty((height, width), np.float32)
     depth = np.empty((height, width), np.float32)
+    return tiles_x, offsets, ids, color, alpha, depth
+
+
+def _composite_forward(recs: np.ndarray, width: int, height: int, background: np.ndarray):
+    """Bin and blend: colour, alpha, depth and the state :func:`_composite_backward` needs."""
+    tiles_x, offsets, ids, color, alpha, depth = _bin_and_allocate(recs, width, height)
     t_final = np.empty((height, width), np.float32)
     last = np.empty((height, width), np.int32)
     K.composite_forward(recs, offsets, ids, width, height, tiles_x, background, color, alpha, depth, t_final, last)
@@ -111,12 +117,7 @@ def _composite_forward(recs: np.ndarray, width: int, height: int, background: np
 
 def _composite_display(recs: np.ndarray, width: int, height: int, background: np.ndarray):
     """Bin and blend for display (no gradient): colour ``(H,W,3)``, alpha ``(H,W)``, depth ``(H,W)``."""
-    tiles_x = (width + K.TILE - 1) // K.TILE
-    tiles_y = (height + K.TILE - 1) // K.TILE
-    offsets, ids = K.bin_records(recs, tiles_x, tiles_y, numba.get_num_threads())
-    color = np.empty((height, width, 3), np.float32)
-    alpha = np.empty((height, width), np.float32)
-    depth = np.empty((height, width), np.float32)
+    tiles_x, offsets, ids, color, alpha, depth = _bin_and_allocate(recs, width, height)
     DK.composite_display(recs, offsets, ids, width, height, tiles_x, background, color, alpha, depth)
     return color, alpha, depth
 
