@@ -61,6 +61,20 @@ class FittedPortrait:
     per_landmark_error: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
+
+def _lbfgs(params: list, iterations: int, loss_fn) -> None:
+    """Minimise ``loss_fn()`` over ``params`` with L-BFGS (strong Wolfe line search, tight tolerances)."""
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-9, tolerance_change=1e-12)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+
 def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor, latent_map: Tensor | None = None) -> HeadParams:
     """The direct mapping from the ``arkit52+pose`` motion latent to head parameters.
 
@@ -186,16 +200,7 @@ def fit_landmarks(landmarks: np.ndarray, width: int, height: int, head: HeadMode
 
     # first the camera alone, then everything
     for group, iters in (([rvec, tvec, log_f], 30), (variables, cfg.iterations)):
-        opt = torch.optim.LBFGS(group, lr=1.0, max_iter=iters, line_search_fn="strong_wolfe",
-                                tolerance_grad=1e-9, tolerance_change=1e-12)
-
-        def closure():
-            opt.zero_grad()
-            loss = loss_fn()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
+        _lbfgs(group, iters, loss_fn)
 
     with torch.no_grad():
         p = params_of().detach()
@@ -237,16 +242,7 @@ def fit_in_camera(landmarks: np.ndarray, head: HeadModel, reference: FittedPortr
         return data + cfg.shape_prior * ((beta / head.shape_prior) ** 2).sum()
 
     with single_thread():
-        opt = torch.optim.LBFGS([beta], lr=1.0, max_iter=cfg.iterations, line_search_fn="strong_wolfe",
-                                tolerance_grad=1e-9, tolerance_change=1e-12)
-
-        def closure():
-            opt.zero_grad()
-            loss = loss_fn()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
+        _lbfgs([beta], cfg.iterations, loss_fn)
         with torch.no_grad():
             p = base.replace(shape=beta.detach().clone())
             err = (cam.project(head.landmarks(p)[0])[0] - target).norm(dim=-1).numpy()
