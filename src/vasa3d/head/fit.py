@@ -61,7 +61,6 @@ class FittedPortrait:
     per_landmark_error: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-
 def _lbfgs(params: list, iterations: int, loss_fn) -> None:
     """Minimise ``loss_fn()`` over ``params`` with L-BFGS (strong Wolfe line search, tight tolerances)."""
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe",
