@@ -58,16 +58,21 @@ def _u8(img: Tensor) -> np.ndarray:
     return (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
 
 
-def mesh_silhouette(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, erode: int = 2) -> Tensor:
-    """``(H, W)`` bool: pixels covered by the avatar's head mesh (posed like the Gaussians), eroded by ``erode`` px."""
+def mesh_silhouette(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, erode: int = 2,
+                    without_neck: bool = False) -> Tensor:
+    """``(H, W)`` bool: pixels covered by the avatar's head mesh (posed like the Gaussians), eroded by ``erode`` px;
+    ``without_neck``: only its triangles outside the neck region (where the head model names one)."""
     from scipy.ndimage import binary_erosion
 
+    from vasa3d.train.regions import _neck_faces
     from vasa3d.train.regions import mesh_silhouette as silhouette
 
     with torch.no_grad():
         params = avatar.head_params(z_dyn[None], z_pose[None])
         verts = avatar.head(params)[0]
-    mask = silhouette(verts, avatar.head.faces, camera.to("cpu"))
+    neck = _neck_faces(avatar.head) if without_neck else None
+    faces = avatar.head.faces if neck is None else avatar.head.faces[torch.from_numpy(~neck)]
+    mask = silhouette(verts, faces, camera.to("cpu"))
     if erode:
         mask = binary_erosion(mask, iterations=erode)
     return torch.from_numpy(mask)
@@ -97,7 +102,8 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
         dict with ``psnr``, ``l1``, ``ssim``, ``perceptual`` (or ``None``) against the frame
         within the configured region, ``psnr_frame`` against the whole foreground,
         ``identity_distance`` (or ``None``), ``side_coverage`` (share of the head
-        silhouette with alpha >= 0.98 at +-45 degrees), ``frames`` and per-frame lists.
+        silhouette, without the neck when ``neck_fade``, with alpha >= 0.98 at +-45 degrees),
+        ``frames`` and per-frame lists.
     """
     config = config or EvalConfig()
     indices = np.asarray(dataset.test_indices if len(dataset.test_indices) else np.arange(len(dataset)))
@@ -188,7 +194,8 @@ def _side_views(avatar, sample, bg: Tensor, config: EvalConfig) -> tuple[list[np
         out = _render(avatar, z_dyn, z_pose, c, bg, config.backend, config.vas)
         views.append(_u8(out.color[0]))
         if yaw != 0.0:
-            sil = mesh_silhouette(avatar, z_dyn, z_pose, c.to("cpu"))
+            # the faded neck is not part of the head the avatar must cover
+            sil = mesh_silhouette(avatar, z_dyn, z_pose, c.to("cpu"), without_neck=config.neck_fade)
             cover.append(coverage(out.alpha[0, ..., 0].cpu(), sil))
     return views, cover
 
