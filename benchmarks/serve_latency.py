@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serve"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import COLLECTOR, launch, take_frames  # noqa: E402
-from conftest import Server  # noqa: E402
+from serve_process import ServerProcess  # noqa: E402
 
 OSCILLATOR = """
 const ctx = new AudioContext();
@@ -44,17 +45,18 @@ def main() -> None:
     parser.add_argument("avatar")
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--bursts", type=int, default=12)
+    parser.add_argument("--capture", type=int, default=192,
+                        help="px of the page's frames kept for measuring (JPEG per frame in the browser; "
+                             "the browser shares the CPU with the server)")
     args = parser.parse_args()
     from selenium.webdriver.common.by import By
 
     from vasa3d.face import detect_landmarks
     from vasa3d.face import landmarks as L
-    from vasa3d.serve import ServeConfig, create_app
-
     folder = Path(tempfile.mkdtemp(prefix="vasa3d-latency-"))
     (folder / "avatars").mkdir()
     shutil.copyfile(args.avatar, folder / "avatars" / "bench.vasa3d")
-    server = Server(create_app(ServeConfig(avatars=str(folder / "avatars"), size=args.size)))
+    server = ServerProcess(folder / "avatars", args.size)  # vasa3d serve, as a user runs it
     driver = launch()
     try:
         driver.get(server.base + "/")
@@ -67,7 +69,7 @@ def main() -> None:
                 raise SystemExit("the live video did not start")
             time.sleep(0.2)
         driver.execute_script(OSCILLATOR)
-        driver.execute_script(COLLECTOR, args.size)
+        driver.execute_script(COLLECTOR, args.capture)
         time.sleep(3.0)
         onsets = []
         for _ in range(args.bursts):
@@ -99,7 +101,7 @@ def main() -> None:
         if len(opened) and speaking - rest > 0.01:
             latencies.append(1000.0 * (t[opened[0]] - onset))
     lat = np.asarray(latencies)
-    result = {"size": args.size, "bursts": len(onsets), "measured": len(lat),
+    result = {"size": args.size, "capture": args.capture, "bursts": len(onsets), "measured": len(lat),
               "latency_ms": {"median": float(np.median(lat)) if len(lat) else None,
                              "p95": float(np.percentile(lat, 95)) if len(lat) else None, "all": lat.round().tolist()},
               "page_fps": float((len(t) - 1) / (t[-1] - t[0])) if len(t) > 1 else 0.0,
