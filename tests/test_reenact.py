@@ -21,11 +21,12 @@ pytestmark = pytest.mark.slow  # about 40 s on 2 cores: a driver video, tracking
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    """A talking video of a different face: the astronaut photo mirrored, 10% wider and recoloured
-    (so its fitted head has other shape coefficients and skin), made to speak a synthesized sentence
-    by the meshwarp portrait animator (a drawn mouth with teeth and a dark inside, as in a real
-    talking video) while the head turns +-17 degrees."""
-    from skimage import data
+    """A talking video of another person: Grace Hopper's portrait (matplotlib's sample data, US Navy,
+    public domain; tests/animate/portraits.py) made to speak a synthesized sentence by the meshwarp
+    portrait animator (a drawn mouth with teeth and a dark inside, as in a real talking video) while
+    the head turns +-17 degrees."""
+    import sys
+    from pathlib import Path
 
     from vasa3d.animate import make_animator
     from vasa3d.face import analyze_portrait
@@ -34,10 +35,11 @@ def driver(tmp_path_factory):
     from vasa3d.motion import MotionConfig, audio_to_motion
     from vasa3d.motion.synth import synthesize
 
+    sys.path.insert(0, str(Path(__file__).parent / "animate"))
+    from portraits import grace_hopper
+
     d = tmp_path_factory.mktemp("driver")
-    photo = data.astronaut()[:, ::-1]
-    photo = cv2.resize(photo, (int(photo.shape[1] * 1.1), photo.shape[0]), interpolation=cv2.INTER_CUBIC)
-    photo = np.clip(photo.astype(np.float32) * np.array([0.8, 0.95, 1.1]) + 10, 0, 255).astype(np.uint8)
+    photo = grace_hopper()
     analysis = analyze_portrait(photo, size=SIZE)
     head = build_head(None)
     fit = fit_portrait(analysis, head)
