@@ -191,7 +191,7 @@ def _as_rgba(frames):
 # --------------------------------------------------------------------------- render
 def render(avatar_path: str | os.PathLike, motion_path: str | os.PathLike, output: str | os.PathLike,
            audio: str | os.PathLike | None = None, config: RenderConfig | None = None,
-           quiet: bool = False) -> Path:
+           quiet: bool = False, head_model: str | os.PathLike | None = None) -> Path:
     """Avatar + motion file (.npz, ARKit .csv or .json) -> video at the motion's frame rate.
 
     Args:
@@ -200,16 +200,17 @@ def render(avatar_path: str | os.PathLike, motion_path: str | os.PathLike, outpu
         output: ``.mp4``; ``.webm``; for ``background="transparent"`` a ``.webm`` with alpha or a folder.
         audio: sound to mux in (any file PyAV reads), or None.
         config: :class:`RenderConfig`.
+        head_model: the user's FLAME model file, for an avatar made with ``--head flame:PATH``.
     """
     from vasa3d.io import load_audio, load_avatar
     from vasa3d.motion.files import read_motion
 
     config = config or RenderConfig()
     spec = check_settings(config)
-    out = check_video_output(output, spec, [avatar_path, motion_path, audio, spec.path])
+    out = check_video_output(output, spec, [avatar_path, motion_path, audio, spec.path, head_model])
     motion = read_motion(motion_path)
     samples, sr = load_audio(audio) if audio else (None, 16000)
-    avatar = load_avatar(avatar_path)
+    avatar = load_avatar(avatar_path, head_model=head_model)
     check_motion_fits(motion, avatar, str(motion_path))
     log.info("rendering %d frames (%.1f s at %g fps)", len(motion), motion.duration, motion.fps)
     return write_frames(out, render_frames(avatar, motion, config, quiet=quiet), motion.fps, samples, sr)
@@ -253,7 +254,8 @@ def _side_by_side(driver: Iterator[np.ndarray], frames: Iterator[np.ndarray], si
 
 
 def reenact(avatar_path: str | os.PathLike, video_path: str | os.PathLike, output: str | os.PathLike,
-            config: RenderConfig | None = None, side_by_side: bool = False, quiet: bool = False) -> Path:
+            config: RenderConfig | None = None, side_by_side: bool = False, quiet: bool = False,
+            head_model: str | os.PathLike | None = None) -> Path:
     """Driving video + avatar -> the avatar doing what the driver's face does, with the driver's sound.
 
     The driver's face is tracked by :func:`vasa3d.face.track_video` (ARKit weights and head pose
@@ -265,14 +267,15 @@ def reenact(avatar_path: str | os.PathLike, video_path: str | os.PathLike, outpu
         output: as for :func:`render`.
         config: :class:`RenderConfig`.
         side_by_side: put the driving video (scaled to the output height) left of the avatar.
+        head_model: the user's FLAME model file, for an avatar made with ``--head flame:PATH``.
     """
     from vasa3d.face.track import read_video, track_video
     from vasa3d.io import load_audio, load_avatar
 
     config = config or RenderConfig()
     spec = check_settings(config)
-    out = check_video_output(output, spec, [avatar_path, video_path, spec.path])
-    avatar = load_avatar(avatar_path)
+    out = check_video_output(output, spec, [avatar_path, video_path, spec.path, head_model])
+    avatar = load_avatar(avatar_path, head_model=head_model)
     motion = retarget(track_video(video_path, quiet=quiet))
     try:
         samples, sr = load_audio(video_path)

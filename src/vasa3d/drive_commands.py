@@ -23,6 +23,12 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "torch", "gsplat"],
                    help="rasterizer (default: auto)")
     p.add_argument("--background", default="black", metavar="BG", help=BACKGROUND_FLAG_HELP)
+    add_head_model_arg(p)
+
+
+def add_head_model_arg(p) -> None:
+    p.add_argument("--head-model", default="", metavar="PATH",
+                   help="your FLAME model file, for an avatar made with --head flame:PATH (docs/head.md)")
 
 
 def _config(args: argparse.Namespace):
@@ -63,13 +69,15 @@ def register(sub) -> None:
     p.add_argument("--motion", metavar="FILE", help="motion file (.npz, .csv, .json) to pose the avatar with")
     p.add_argument("--frame", type=int, metavar="N", help="the motion frame to export (default: 0)")
     p.add_argument("--every", type=int, metavar="N", help="export every N-th motion frame into the folder OUTPUT")
+    add_head_model_arg(p)
     p.set_defaults(func=_export)
 
 
 def _render(args: argparse.Namespace) -> int:
     from vasa3d.drive import render
 
-    path = render(args.avatar, args.motion, args.output, args.audio, _config(args), quiet=args.quiet)
+    path = render(args.avatar, args.motion, args.output, args.audio, _config(args), quiet=args.quiet,
+                  head_model=args.head_model or None)
     log.info("wrote %s", path)
     return 0
 
@@ -78,7 +86,7 @@ def _reenact(args: argparse.Namespace) -> int:
     from vasa3d.drive import reenact
 
     path = reenact(args.avatar, args.video, args.output, _config(args), side_by_side=args.side_by_side,
-                   quiet=args.quiet)
+                   quiet=args.quiet, head_model=args.head_model or None)
     log.info("wrote %s", path)
     return 0
 
@@ -86,5 +94,6 @@ def _reenact(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from vasa3d.export import export
 
-    export(args.avatar, args.output, args.motion, args.frame, args.every, quiet=args.quiet)
+    export(args.avatar, args.output, args.motion, args.frame, args.every, quiet=args.quiet,
+           head_model=args.head_model or None)
     return 0

@@ -28,7 +28,8 @@ def posed_gaussians(avatar, z_dyn: torch.Tensor | None = None, z_pose: torch.Ten
 
 
 def export(avatar_path: str | os.PathLike, output: str | os.PathLike, motion_path: str | os.PathLike | None = None,
-           frame: int | None = None, every: int | None = None, quiet: bool = False) -> list[Path]:
+           frame: int | None = None, every: int | None = None, quiet: bool = False,
+           head_model: str | os.PathLike | None = None) -> list[Path]:
     """Write the avatar as PLY: neutral, one frame of a motion, or every ``every``-th frame into a folder.
 
     Args:
@@ -55,15 +56,15 @@ def export(avatar_path: str | os.PathLike, output: str | os.PathLike, motion_pat
     if every is not None:
         if every < 1:
             raise InputError(f"--every {every}: give a step of 1 or more frames")
-        out = check_output_dir(output, [avatar_path, motion_path], "PLY folder")
+        out = check_output_dir(output, [avatar_path, motion_path, head_model], "PLY folder")
     else:
-        out = check_output_path(output, [avatar_path, motion_path], (".ply",), "PLY file")
+        out = check_output_path(output, [avatar_path, motion_path, head_model], (".ply",), "PLY file")
     motion = read_motion(motion_path) if motion_path is not None else None
     if motion is not None and frame is None and every is None:
         frame = 0
     if motion is not None and frame is not None and not 0 <= frame < len(motion):
         raise InputError(f"--frame {frame} is outside the motion's {len(motion)} frames (0 to {len(motion) - 1})")
-    avatar = load_avatar(avatar_path)
+    avatar = load_avatar(avatar_path, head_model=head_model)
     if motion is not None:
         check_motion_fits(motion, avatar, str(motion_path))
     if every is None:

@@ -120,6 +120,24 @@ def test_live_with_the_model_file(made, capsys):
     assert code == 2 and len(err) == 1 and "--head-model PATH" in err[0], err
 
 
+def test_render_and_export_with_the_model_file(made, capsys):
+    motion = made["root"] / "m.npz"
+    code, err = _run(["motion", made["wav"], "-o", motion, "--generator", "loudness", "-q"], capsys)
+    assert code == 0, err
+    video, ply = made["root"] / "render.mp4", made["root"] / "head.ply"
+    code, err = _run(["render", made["avatar"], motion, "-o", video, "--size", "64", "--head-model", made["model"],
+                      "-q"], capsys)
+    assert code == 0, err
+    assert probe_video(video)["video"]["frames"] == 50
+    code, err = _run(["export", made["avatar"], "-o", ply, "--head-model", made["model"], "-q"], capsys)
+    assert code == 0 and ply.stat().st_size > 1000, err
+    for argv in (["render", made["avatar"], motion, "-o", made["root"] / "no.mp4"],
+                 ["export", made["avatar"], "-o", made["root"] / "no.ply"]):
+        code, err = _run(argv, capsys)
+        assert code == 2 and len(err) == 1 and "--head-model PATH" in err[0], err
+        assert not Path(argv[-1]).exists()
+
+
 @pytest.mark.parametrize("case", ["missing", "other-file", "not-needed"])
 def test_speak_asks_for_the_right_model_file(made, case, capsys):
     out = made["root"] / f"bad-{case}.mp4"
