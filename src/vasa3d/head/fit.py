@@ -74,6 +74,7 @@ def _lbfgs(params: list, iterations: int, loss_fn) -> None:
 
     opt.step(closure)
 
+
 def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor, latent_map: Tensor | None = None) -> HeadParams:
     """The direct mapping from the ``arkit52+pose`` motion latent to head parameters.
 
