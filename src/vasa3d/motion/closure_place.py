@@ -11,7 +11,7 @@ It is an ensemble of three two-layer perceptrons (:data:`CONTEXT` x 12 inputs, 1
 trained by :mod:`vasa3d.motion.train_closure_place` on speech from our own formant synthesizer
 (random voices and texts, rooms, noise and filters), never on recordings the tests measure. Its
 weights ship beside this file (``closure_place.npz``, 48 kB). The generator uses it when
-``MotionConfig.closure_place`` is on (see docs/motion.md for what it gains and why it is off by default).
+``MotionConfig.closure_place`` is on (the default; see docs/motion.md for what it gains).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def onset_features(bands: np.ndarray, onsets: np.ndarray) -> np.ndarray:
 
 
 class ClosurePlace:
-    """The trained ensemble: ``scores(x)`` (mean logit) and ``keep(x)`` (score >= threshold)."""
+    """The trained ensemble: ``scores(x)`` (mean logit) and ``weight(x)`` (a ramp around the threshold)."""
 
     def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], threshold: float):
         self.layers = layers
@@ -84,9 +84,6 @@ class ClosurePlace:
             hidden = np.maximum((x[:, :, None] * w1[None]).sum(axis=1) + b1, 0.0)
             out += (hidden * w2).sum(axis=1) + b2
         return out / max(len(self.layers), 1)
-
-    def keep(self, x: np.ndarray) -> np.ndarray:
-        return self.scores(x) >= self.threshold
 
     def weight(self, x: np.ndarray) -> np.ndarray:
         """``(n,)`` in [0, 1]: how far to trust a dip, a ramp over ``SOFT`` logits around the
