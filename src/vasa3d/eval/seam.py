@@ -16,12 +16,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import map_coordinates
 
+from vasa3d.head.landmark_sets import NOSE_TIP  # the outward normal of the contour points away from it
+
 __all__ = ["JAW_CONTOUR", "jaw_contour", "jaw_seam", "seam_profiles"]
 
 #: mediapipe face-oval indices of the lower jaw, subject's left (image right) to right, through the chin (152)
 JAW_CONTOUR = (361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132)
-#: the nose tip: the outward normal of the contour points away from it
-NOSE_TIP = 1
 
 
 def jaw_contour(vertices, landmark_vertices, camera) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ import torch
 from scipy.ndimage import distance_transform_edt
 from torch import Tensor
 
+from vasa3d.head.landmark_sets import CHIN
 from vasa3d.render.camera import Camera
 
 #: the head region is whole down to the first distance below the chin (metres, head frame) and gone at the second
@@ -91,10 +92,6 @@ def _neck_faces(head) -> np.ndarray | None:
     if "neck" not in names or regions is None:
         return None
     return regions.cpu().numpy() == names.index("neck")
-
-
-#: mediapipe's chin landmark
-CHIN = 152
 
 
 def _canonical_heights(avatar, z_dyn: Tensor, z_pose: Tensor) -> np.ndarray:
