@@ -64,13 +64,13 @@ def mesh_silhouette(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, erode
     ``without_neck``: only its triangles outside the neck region (where the head model names one)."""
     from scipy.ndimage import binary_erosion
 
-    from vasa3d.train.regions import _neck_faces
     from vasa3d.train.regions import mesh_silhouette as silhouette
+    from vasa3d.train.regions import neck_faces
 
     with torch.no_grad():
         params = avatar.head_params(z_dyn[None], z_pose[None])
         verts = avatar.head(params)[0]
-    neck = _neck_faces(avatar.head) if without_neck else None
+    neck = neck_faces(avatar.head) if without_neck else None
     faces = avatar.head.faces if neck is None else avatar.head.faces[torch.from_numpy(~neck)]
     mask = silhouette(verts, faces, camera.to("cpu"))
     if erode:

@@ -65,7 +65,7 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
     raster = rasterize_mesh(uv.numpy().astype(np.float32), depth.numpy().astype(np.float32), faces,
                             cam.width, cam.height)
     sil = raster.tri_id >= 0
-    neck = _neck_faces(avatar.head)
+    neck = neck_faces(avatar.head)
     on_neck = sil & neck[np.maximum(raster.tri_id, 0)] if neck is not None else np.zeros_like(sil)
     weight = sil.astype(np.float32)
     if neck_fade is not None and on_neck.any():
@@ -85,7 +85,7 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
     return torch.from_numpy(weight)[..., None]
 
 
-def _neck_faces(head) -> np.ndarray | None:
+def neck_faces(head) -> np.ndarray | None:
     """``(F,)`` bool: the head model's neck triangles, or None for a model without a neck region."""
     names = list(getattr(head, "regions", ()))
     regions = getattr(head, "face_regions", None)
