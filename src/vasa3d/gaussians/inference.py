@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +38,7 @@ from .mlp import positional_encoding
 from .rotation import quat_multiply
 
 Precision = Literal["float32", "int8", "bfloat16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def best_cpu_precision() -> Precision:
@@ -52,8 +53,21 @@ def best_cpu_precision() -> Precision:
         pass
     return "int8"
 
-#: Gaussians per block of the VAS networks: a block's (rows, 256) float32 activations (1 MB) stay in cache
+#: Gaussians per block of the VAS networks: a block's (rows, 256) float32 activations (4 MB) stay in cache
 CHUNK_ROWS = 4096
+
+
+def _frozen_vas(net, idx: Tensor, pe: Tensor, precision: Precision):
+    """The VAS network ``net`` on the Gaussians ``idx`` for ``precision``: ``vas(cond (C,)) -> (M, 14)``.
+
+    bfloat16 falls back to float32 where this torch build has no oneDNN fused bf16 kernels.
+    """
+    if precision == "bfloat16":
+        vas = _Bf16VAS(net, idx, pe[idx])
+        if vas.works():
+            return vas
+        precision = "float32"
+    return _FrozenVAS(net, idx, pe, precision)
 
 
 class _FrozenVAS:
@@ -70,12 +84,7 @@ class _FrozenVAS:
         self.quantized = None
         if precision == "int8" and len(layers) > 1:
             self.quantized = [_Int8Linear(layer) for layer in layers[:-1]]
-        self.bf16 = _Bf16VAS(net, pe[idx]) if precision == "bfloat16" else None
-        if self.bf16 is not None and not self.bf16.works():
-            self.bf16 = None  # no oneDNN fused kernels in this torch build: float32 below
-        if self.bf16 is not None:
-            self.point_part = torch.empty(0)  # recomputed in bf16 per frame, cheaper than streaming it
-        m, h = self.point_part.shape if self.bf16 is None else (0, 0)
+        m, h = self.point_part.shape
         rows = min(m, CHUNK_ROWS)
         dev = idx.device
         self.buffers = [torch.empty(rows, h, device=dev)] + [torch.empty(rows, w.shape[1], device=dev)
@@ -90,8 +99,6 @@ class _FrozenVAS:
         through memory at every step.
         """
         per_frame = cond @ self.cond_weight  # (H,)
-        if self.bf16 is not None:
-            return self.bf16(per_frame)
         last = len(self.weights) - 1
         m = self.point_part.shape[0]
         for s in range(0, m, CHUNK_ROWS):
@@ -119,9 +126,11 @@ class _Bf16VAS:
     streamed from a cached float32 array: ``h = relu(PE(x_i) W_pt^T + (b + W_c c(t)))``.
     """
 
-    def __init__(self, net, pe: Tensor):
+    def __init__(self, net, idx: Tensor, pe: Tensor):
         bf = torch.bfloat16
+        self.idx = idx  # (M,) Gaussians of the region
         self.pe = pe.detach().to(bf).contiguous()  # (M, P)
+        self.cond_weight = net.cond_in.weight.detach().t().contiguous()  # (C, H), float32
         self.w_in = net.point_in.weight.detach().to(bf).contiguous()  # (H, P)
         self.b_in = net.point_in.bias.detach().float()
         layers = list(net.rest.layers)
@@ -142,8 +151,9 @@ class _Bf16VAS:
         except (RuntimeError, AttributeError):
             return False
 
-    def __call__(self, per_frame: Tensor) -> Tensor:
-        h = self._linear_relu(self.pe, self.w_in, (self.b_in + per_frame).to(torch.bfloat16))
+    def __call__(self, cond: Tensor) -> Tensor:
+        """``cond (C,)`` -> residuals ``(M, 14)``, float32."""
+        h = self._linear_relu(self.pe, self.w_in, (self.b_in + cond @ self.cond_weight).to(torch.bfloat16))
         for w, b in self.hidden:
             h = self._linear_relu(h, w, b)
         return F.linear(h, self.w_out, self.b_out).float()
@@ -182,10 +192,10 @@ class FrozenAvatar:
     """
 
     def __init__(self, avatar: GaussianAvatar, precision: Precision = "float32"):
-        if precision not in ("float32", "int8", "bfloat16"):
+        if precision not in PRECISIONS:
             from vasa3d.errors import InputError
 
-            raise InputError(f"unknown precision {precision!r}; use float32, int8 or bfloat16")
+            raise InputError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
         if precision == "int8" and avatar.means.device.type != "cpu":
             precision = "float32"  # quantised kernels are CPU kernels; a GPU has time to spare
         self.avatar = avatar
@@ -207,8 +217,8 @@ class FrozenAvatar:
                                        (avatar.D_p, avatar._neck_region_ids, "p")):
                     idx = torch.nonzero(torch.isin(region, ids)).flatten()
                     if len(idx):
-                        self.vas.append((_FrozenVAS(net, idx, pe, precision), kind))
-            if precision == "bfloat16" and any(vas.bf16 is None for vas, _ in self.vas):
+                        self.vas.append((_frozen_vas(net, idx, pe, precision), kind))
+            if precision == "bfloat16" and not all(isinstance(vas, _Bf16VAS) for vas, _ in self.vas):
                 self.precision = "float32"  # what runs where this torch has no bf16 kernels
             self._parent_np = self.parent.to(torch.int64).cpu().numpy()
             n = self.local_means.shape[0]

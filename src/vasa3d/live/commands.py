@@ -43,7 +43,7 @@ def register(sub) -> None:
     p.add_argument("--voice", default="female", choices=["male", "female"], help="voice of --text (default: female)")
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "torch", "gsplat"],
                    help="rasterizer (default: auto)")
-    p.add_argument("--precision", default="auto", choices=["auto", "float32", "int8", "bfloat16"],
+    p.add_argument("--precision", default="auto",  # checked by LiveConfig (registering stays import-light)
                    help="VAS networks: auto (bfloat16 on CPUs with bf16 units, else int8; float32 on CUDA), "
                         "float32, int8 or bfloat16 (default: auto)")
     p.add_argument("--head-model", default="", metavar="PATH",

@@ -10,6 +10,8 @@ from typing import Literal
 from vasa3d.errors import InputError
 from vasa3d.motion.config import EMOTIONS
 
+#: VAS precisions a session takes: auto, or one of vasa3d.gaussians.inference.PRECISIONS
+LIVE_PRECISIONS = ("auto", "float32", "int8", "bfloat16")
 
 
 @dataclass
@@ -72,8 +74,8 @@ class LiveConfig:
         spf = self.sample_rate / self.fps
         if abs(spf - round(spf)) > 1e-9:
             raise InputError(f"sample_rate / fps must be whole ({self.sample_rate} / {self.fps} is not)")
-        if self.precision not in ("auto", "float32", "int8", "bfloat16"):
-            raise InputError(f"unknown precision {self.precision!r}; use auto, float32, int8 or bfloat16")
+        if self.precision not in LIVE_PRECISIONS:
+            raise InputError(f"unknown precision {self.precision!r}; use {', '.join(LIVE_PRECISIONS)}")
         if self.generator not in ("phonetic", "loudness"):
             raise InputError(f"unknown live generator {self.generator!r}; use phonetic or loudness")
         if self.device not in ("auto", "cpu", "cuda"):
