@@ -108,11 +108,10 @@ def check_head_model(path: str | os.PathLike, head_model: str | os.PathLike | No
     except Exception:  # a missing or broken file is reported where the avatar is loaded, as before
         return
     head_model = check_head_record(p, config, head_model)
-    if head_model is not None:
-        from vasa3d.head.build import check_flame_record
+    if head_model is not None:  # check_head_record has checked the record and its digest
         from vasa3d.head.flame import flame_file_digest
 
-        _, _, sha = check_flame_record(config["head"])
+        sha = config["head"]["sha256"]
         if flame_file_digest(head_model) != sha:
             raise InputError(f"{head_model} is not the FLAME model {p} was made with (SHA-256 {str(sha)[:12]}...); "
                              "give the same model file")
