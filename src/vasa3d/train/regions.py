@@ -26,14 +26,19 @@ from vasa3d.render.camera import Camera
 NECK_FADE_M = (0.04, 0.09)
 
 
-def mesh_silhouette(vertices: Tensor, faces: Tensor, camera: Camera) -> np.ndarray:
-    """``(H, W)`` bool: pixels covered by the mesh ``vertices (V, 3)``, ``faces (F, 3)`` seen by ``camera``."""
+def mesh_raster(vertices: Tensor, faces: Tensor, camera: Camera):
+    """The :class:`~vasa3d.animate.raster.MeshRaster` of the mesh ``vertices (V, 3)``, ``faces (F, 3)`` seen by
+    ``camera`` (a CPU camera)."""
     from vasa3d.animate.raster import rasterize_mesh
 
     uv, depth = camera.project(vertices.detach().cpu().float())
-    raster = rasterize_mesh(uv.numpy().astype(np.float32), depth.numpy().astype(np.float32),
-                            faces.cpu().numpy().astype(np.int64), camera.width, camera.height)
-    return raster.tri_id >= 0
+    return rasterize_mesh(uv.numpy().astype(np.float32), depth.numpy().astype(np.float32),
+                          faces.cpu().numpy().astype(np.int64), camera.width, camera.height)
+
+
+def mesh_silhouette(vertices: Tensor, faces: Tensor, camera: Camera) -> np.ndarray:
+    """``(H, W)`` bool: pixels covered by the mesh ``vertices (V, 3)``, ``faces (F, 3)`` seen by ``camera``."""
+    return mesh_raster(vertices, faces, camera).tri_id >= 0
 
 
 def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: float,
@@ -54,16 +59,13 @@ def head_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, margin: f
     The fade and the head-only margin need a head model that names its neck region (the built-in head and
     FLAME do); on any other the region is the grown silhouette.
     """
-    from vasa3d.animate.raster import interpolate, rasterize_mesh
+    from vasa3d.animate.raster import interpolate
 
     with torch.no_grad():
         params = avatar.head_params(z_dyn.reshape(1, -1).to(avatar.means), z_pose.reshape(1, -1).to(avatar.means))
         verts = avatar.head(params)[0]
-    cam = camera.to("cpu")
     faces = avatar.head.faces.cpu().numpy().astype(np.int64)
-    uv, depth = cam.project(verts.detach().cpu().float())
-    raster = rasterize_mesh(uv.numpy().astype(np.float32), depth.numpy().astype(np.float32), faces,
-                            cam.width, cam.height)
+    raster = mesh_raster(verts, avatar.head.faces, camera.to("cpu"))
     sil = raster.tri_id >= 0
     neck = neck_faces(avatar.head)
     on_neck = sil & neck[np.maximum(raster.tri_id, 0)] if neck is not None else np.zeros_like(sil)
