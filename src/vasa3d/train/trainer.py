@@ -7,6 +7,7 @@ checkpoint files in :mod:`.checkpoint`, the progress bar in :mod:`.display`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -303,7 +304,9 @@ class Trainer:
             print("note: CAS fine-tune off (it needs LPIPS-VGG: pass --vgg-weights; with the EfficientNet stand-in "
                   "it diverges, see docs/training.md; --cas-with-standin forces it)")
         desc = "training avatar"
-        with training_bar(desc, self.total_iterations, self.step, self.quiet) as bar, self._fresh_workers():
+        # the stream's exit ends its workers when the run ends, however it ends
+        with training_bar(desc, self.total_iterations, self.step, self.quiet) as bar, \
+                (self.fresh if self.fresh is not None else contextlib.nullcontext()):
             while self.step < self.total_iterations:
                 terms = self.train_step()
                 self.step += 1
@@ -321,12 +324,6 @@ class Trainer:
             self._writer.close()
         self.avatar.eval()
         return self.avatar
-
-    def _fresh_workers(self):
-        """Ends the fresh-frame workers when the run ends, however it ends."""
-        import contextlib
-
-        return contextlib.closing(self.fresh) if self.fresh is not None else contextlib.nullcontext()
 
     @property
     def checkpoint_path(self) -> Path | None:
