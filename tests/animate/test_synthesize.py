@@ -31,6 +31,8 @@ class _Paced:
         return self._animator(*args)
 
     def __getattr__(self, name):
+        if name.startswith("__") or name == "_animator":  # while unpickling, before _animator is set
+            raise AttributeError(name)
         return getattr(self._animator, name)
 
 
@@ -65,7 +67,7 @@ def test_killed_build_resumes_to_identical_dataset(animator, tmp_path):
     child.join()
     time.sleep(0.2)
     done = len(list(shards.glob("*.npz")))
-    assert 0 < done < 12, done  # it really was interrupted (and the forked workers did work)
+    assert 0 < done < 12, done  # it really was interrupted (and the workers did work)
     with pytest.raises(Exception, match="incomplete"):
         FrameDataset(tmp_path / "killed")
 

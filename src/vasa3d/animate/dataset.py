@@ -28,6 +28,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import pickle
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -212,7 +213,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 FrameSource = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """``source(i) -> (rgb (H,W,3) uint8, mask (H,W) uint8 or float in [0,1])`` for frame ``i``."""
 
-_WORKER: dict = {}  # per worker process: the frame source and plan, inherited through fork
+_WORKER: dict = {}  # per worker process: the frame source and plan, received by pickle at its start
 
 
 def _exit_quietly(signum, frame) -> None:
@@ -225,6 +226,7 @@ def _worker_init(source: FrameSource, plan: DatasetPlan, root: Path) -> None:
     # the pool ends its workers with SIGTERM (after every build, and on Ctrl-C); a worker stopped in the
     # middle of a shard unwinds, so that the shard's temporary file goes, and prints no traceback
     signal.signal(signal.SIGTERM, _exit_quietly)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it ends the pool)
     torch.set_num_threads(1)
     _WORKER.update(source=source, plan=plan, root=root)
 
@@ -293,8 +295,10 @@ def write_dataset(
 
     Resumable: shards already in ``root`` from an interrupted build of the same
     plan are kept; a folder that holds a *different* dataset is refused.
-    With ``workers > 1`` shards are made in forked processes (each builds whole
-    shards); the files do not depend on the number of workers.
+    With ``workers > 1`` shards are made in worker processes (each builds whole
+    shards); the files do not depend on the number of workers.  The workers
+    receive ``source`` by pickle; a source that does not pickle (a closure) is
+    built in this process instead.
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
@@ -327,6 +331,8 @@ def write_dataset(
     pending = [s for s in range(plan.n_shards) if not (root / "shards" / f"{s:06d}.npz").exists()]
     done_frames = plan.n_frames - sum(len(plan.shard_range(s)) for s in pending)
     workers = max(1, min(int(workers), len(pending)))
+    if workers > 1 and not _picklable(source):
+        workers = 1
     if pending:
         if workers == 1:
             def run_serial():
@@ -336,7 +342,7 @@ def write_dataset(
             counts = run_serial()
             pool = None
         else:
-            pool = mp.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(source, plan, root))
+            pool = _worker_context().Pool(workers, initializer=_worker_init, initargs=(source, plan, root))
             counts = pool.imap_unordered(_worker_shard, pending)
         try:
             for _ in track(_frames(counts), description, total=plan.n_frames - done_frames, quiet=quiet):
@@ -347,6 +353,30 @@ def write_dataset(
                 pool.join()
     _write_json(manifest_path, _manifest(plan, (root / "portrait.png").exists(), True))
     return FrameDataset(root)
+
+
+def _picklable(source: FrameSource) -> bool:
+    try:
+        pickle.dumps(source)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _worker_context():
+    """Workers fork from multiprocessing's fork server, a fresh single-threaded process, and not from this
+    one: a fork of a threaded process (torch, numba, a progress thread) can copy a lock that another
+    thread held at that moment, and the child then waits on it for ever.  The server imports this room
+    once, so that each pool after the first starts in milliseconds."""
+    from multiprocessing import forkserver
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["vasa3d.animate"])  # no effect once the server runs (a test may have started it)
+    try:
+        forkserver.ensure_running()
+    except ChildProcessError:  # this process was forked from one that runs a server, which is not ours to use
+        return mp.get_context("spawn")
+    return ctx
 
 
 def _frames(counts):

@@ -23,6 +23,20 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class _AnimatorFrames:
+    """The frame source of :func:`synthesize_dataset`: ``source(i) -> (rgb, mask)`` of latent ``i``.
+
+    A class, not a closure, so that it pickles: the dataset workers are started from a
+    clean server process (not forked from this threaded one) and receive it by pickle.
+    """
+
+    def __init__(self, animator: Animator, motion: MotionLatent, cameras: Camera):
+        self.animator, self.motion, self.cameras = animator, motion, cameras
+
+    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.animator(self.motion.z_dyn[i], self.motion.z_pose[i], self.cameras[i])
+
+
 def synthesize_dataset(
     animator: Animator,
     motion: MotionLatent,
@@ -60,9 +74,7 @@ def synthesize_dataset(
         p = getattr(animator, "portrait", None)
         portrait = (np.clip(p, 0, 1) * 255).round().astype(np.uint8) if isinstance(p, np.ndarray) else None
 
-    def frame(i: int):
-        return animator(motion.z_dyn[i], motion.z_pose[i], plan.cameras[i])
-
-    frame(0)  # compile the kernels once here, so that forked workers inherit them
+    frame = _AnimatorFrames(animator, motion, plan.cameras)
+    frame(0)  # compile the kernels once here: the workers then load them from numba's cache
     return write_dataset(root, plan, frame, portrait=portrait, workers=workers or default_workers(), quiet=quiet,
                          description="synthesizing frames")
