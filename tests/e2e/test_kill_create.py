@@ -106,6 +106,8 @@ class Run:
             except (EOFError, OSError):  # the child is gone
                 return
             yield time.monotonic() - self.start, description, done
+        self.kill()  # a hung run must not keep the suite waiting at exit for its process
+        self.process.join(10)
         raise TimeoutError("create took too long")
 
     def kill(self) -> None:

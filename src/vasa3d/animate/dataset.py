@@ -216,17 +216,13 @@ FrameSource = Callable[[int], tuple[np.ndarray, np.ndarray]]
 _WORKER: dict = {}  # per worker process: the frame source and plan, received by pickle at its start
 
 
-def _exit_quietly(signum, frame) -> None:
-    raise SystemExit(1)  # unwinds (a shard's temporary file is removed) without a traceback
-
-
 def _worker_init(source: FrameSource, plan: DatasetPlan, root: Path) -> None:
     import signal
 
-    # the pool ends its workers with SIGTERM (after every build, and on Ctrl-C); a worker stopped in the
-    # middle of a shard unwinds, so that the shard's temporary file goes, and prints no traceback
-    signal.signal(signal.SIGTERM, _exit_quietly)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it ends the pool)
+    # Ctrl-C is the parent's to handle: it ends the pool with SIGTERM, whose default action ends a worker
+    # wherever it is, and removes the temporary files of shards cut short.  (A Python handler for SIGTERM
+    # here once raised SystemExit where it was swallowed, and the worker then waited for ever.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     _WORKER.update(source=source, plan=plan, root=root)
 
@@ -319,8 +315,7 @@ def write_dataset(
         stale = [p for p in (root / "shards").glob("*.npz")]
         if stale:
             raise InputError(f"{root} holds shards but no manifest; choose a new folder or delete it")
-    for leftover in (root / "shards").glob("*.part*"):
-        leftover.unlink()
+    _remove_partial_shards(root)
     if portrait is not None:
         from vasa3d.io import save_image
         if not (root / "portrait.png").exists():
@@ -347,12 +342,23 @@ def write_dataset(
         try:
             for _ in track(_frames(counts), description, total=plan.n_frames - done_frames, quiet=quiet):
                 pass
-        finally:
+        except BaseException:
             if pool is not None:
                 pool.terminate()
                 pool.join()
+                _remove_partial_shards(root)
+            raise
+        if pool is not None:
+            pool.close()  # every shard is written: the workers take the pool's end marker and exit
+            pool.join()
     _write_json(manifest_path, _manifest(plan, (root / "portrait.png").exists(), True))
     return FrameDataset(root)
+
+
+def _remove_partial_shards(root: Path) -> None:
+    """Temporary files of shards whose writer was stopped (killed, or ended by the pool)."""
+    for leftover in (root / "shards").glob("*.part*"):
+        leftover.unlink(missing_ok=True)
 
 
 def _picklable(source: FrameSource) -> bool:
