@@ -40,7 +40,7 @@ def test_teacher_scores_high_student_lower_and_report_written(head, tmp_path):
     student, data, teacher = scenes.student_and_data(head, size=48)
     # the teacher's frames show its whole neck: compare in the hard head region (the faded one is tested
     # in tests/train/test_regions.py)
-    cfg = EvalConfig(perceptual="efficientnet", identity=False, neck_fade=False)
+    cfg = EvalConfig(perceptual="efficientnet", identity=False, neck_fade=False, lipsync=False)
     good = evaluate(teacher, data, cfg, out_dir=tmp_path, quiet=True)
     bad = evaluate(student, data, cfg, quiet=True)
     assert good["psnr"] > 40 and good["ssim"] > 0.99 and good["perceptual"] < 0.01
@@ -53,7 +53,10 @@ def test_teacher_scores_high_student_lower_and_report_written(head, tmp_path):
     from PIL import Image
 
     sheet = np.asarray(Image.open(tmp_path / "report.png"))
-    assert sheet.shape[0] == 48 * (len(data.test_indices) + 1) and sheet.shape[1] == 48 * 3
+    # frame | render pairs, the -45 / front / +45 row, then the identity row of five yaws (the widest)
+    assert sheet.shape[0] == 48 * (len(data.test_indices) + 2) and sheet.shape[1] == 48 * 5
+    # an ellipsoid has no face: no face region, so no PSNR_face, and no lip sync was asked
+    assert good["psnr_face"] is None and good["lipsync"] is None
 
 
 def test_holes_lower_side_coverage(head):
@@ -61,6 +64,6 @@ def test_holes_lower_side_coverage(head):
     with torch.no_grad():
         g = teacher(torch.zeros(1, 52), torch.zeros(1, 7), vas=False)[0]
         teacher.opacity_logits[(g.means[:, 1] - 0.02).abs() < 0.025] = -10.0  # cut a belt around the head
-    m = evaluate(teacher, data, EvalConfig(perceptual="off", identity=False), quiet=True)
+    m = evaluate(teacher, data, EvalConfig(perceptual="off", identity=False, lipsync=False), quiet=True)
     for yaw in ("45.0", "-45.0"):
         assert 0.5 < m["side_coverage_by_yaw"][yaw] < 0.85

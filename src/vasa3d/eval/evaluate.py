@@ -1,4 +1,6 @@
-"""Evaluate a trained avatar on a dataset's held-out frames (PSNR, L1, SSIM, perceptual, identity, holes)."""
+"""Evaluate a trained avatar as the paper does: image metrics on held-out frames (in the head region and in the
+face region, the paper's PSNR_face), identity against the portrait from the front and turned, holes from the
+side, and lip sync measured on rendered video."""
 
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ from vasa3d.train.regions import head_region
 from .metrics import coverage, l1, psnr, ssim_value
 
 SIDE_YAWS = (-45.0, 45.0)
+IDENTITY_YAWS = (0.0, -30.0, 30.0, -45.0, 45.0)
+#: what each ``perceptual_kind`` is (the EfficientNet distance is not LPIPS)
+PERCEPTUAL_NAMES = {"LPIPS": "VGG16 feature distance in LPIPS's layout (LPIPS itself with its learned weights)",
+                    "EfficientNetPerceptual": "EfficientNet-Lite0 feature distance (not LPIPS)"}
 
 
 @dataclass
@@ -47,6 +53,14 @@ class EvalConfig:
     """Growth of the head region beyond the mesh silhouette, as a fraction of the image width."""
     neck_fade: bool = True
     """Fade the head region out down the neck, as training does (off: the hard silhouette + margin)."""
+    lipsync: bool = True
+    """Lip sync on rendered video: the avatar speaks and mediapipe measures its lips on every frame."""
+    audio: str = ""
+    """Speech for the lip-sync check (default: the built-in synthesizer's sentence, with its exact phone timing)."""
+    transcript: str = ""
+    """Words of --audio, aligned for its /p b m/ count (without it only the loudness correlation is measured)."""
+    lipsync_seconds: float = 30.0
+    """At most this much of --audio is spoken (frames are rendered and measured one by one)."""
 
 
 def _render(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera, background: Tensor, backend: str, vas: bool):
@@ -125,7 +139,8 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
     if config.identity and portrait is not None and not identity_available():
         logging.getLogger("vasa3d").warning("identity distance skipped: it needs dlib's face models: %s", INSTALL_HINT)
         portrait = None
-    per = {"psnr": [], "psnr_frame": [], "l1": [], "ssim": [], "perceptual": [], "identity_distance": []}
+    per = {"psnr": [], "psnr_frame": [], "l1": [], "ssim": [], "perceptual": [], "identity_distance": [],
+           "psnr_face": [], "ssim_face": [], "perceptual_face": []}
     shown = []
     identity_missing = 0
     with torch.no_grad():
@@ -148,6 +163,9 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
             per["ssim"].append(ssim_value(pred, target))
             if perceptual is not None:
                 per["perceptual"].append(float(perceptual(pred[None].clamp(0, 1), target[None]).mean()))
+            face = face_region(avatar, torch.as_tensor(s.z_dyn).float(), torch.as_tensor(s.z_pose).float(), s.camera)
+            if face is not None:
+                _face_metrics(per, pred, full_target, face, perceptual)
             if config.identity and portrait is not None:
                 try:
                     from vasa3d.eval.identity import identity_distance
@@ -158,18 +176,117 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
             if k < 4:
                 shown.append((_u8(target), _u8(pred)))
         views, coverages = _side_views(avatar, dataset[int(indices[0])], bg, config)
+        turned = _identity_views(avatar, dataset[int(indices[0])].camera, bg, config,
+                                 portrait if config.identity else None)
+    lips = _lipsync(avatar, config, quiet) if config.lipsync else None
     metrics = {name: (float(np.mean(v)) if v else None) for name, v in per.items()}
+    kind = None if perceptual is None else type(perceptual).__name__
     metrics.update(
         frames=int(len(indices)),
         side_coverage=float(np.nanmin(coverages)) if coverages else None,
         side_coverage_by_yaw={str(y): c for y, c in zip(SIDE_YAWS, coverages)},
+        identity_by_yaw={str(y): d for y, (_, d) in zip(IDENTITY_YAWS, turned)},
         identity_no_face=identity_missing,
-        perceptual_kind=None if perceptual is None else type(perceptual).__name__,
+        perceptual_kind=kind,
+        perceptual_name=PERCEPTUAL_NAMES.get(kind) if kind else None,
+        lipsync=None if lips is None else lips.as_dict(),
         per_frame={k: v for k, v in per.items() if v},
     )
     if out_dir is not None:
-        write_report(out_dir, metrics, shown, views)
+        write_report(out_dir, metrics, shown, views, turned, lips)
     return metrics
+
+
+def face_region(avatar, z_dyn: Tensor, z_pose: Tensor, camera: Camera) -> np.ndarray | None:
+    """``(H, W)`` bool: inside the posed head's face oval (mediapipe's, from brow top to chin) in ``camera``'s
+    image, the region of the paper's PSNR_face; None for a head model without mediapipe landmarks."""
+    import cv2
+
+    from vasa3d.head.landmark_sets import FACE_OVAL
+
+    lmv = getattr(avatar.head, "landmark_vertices", None)
+    if lmv is None or len(lmv) < 468 or int(torch.as_tensor(lmv).max()) == int(torch.as_tensor(lmv).min()):
+        return None
+    with torch.no_grad():
+        params = avatar.head_params(z_dyn.reshape(1, -1).to(avatar.means), z_pose.reshape(1, -1).to(avatar.means))
+        verts = avatar.head(params)[0].cpu()
+    uv, _ = camera.to("cpu").project(verts[torch.as_tensor(lmv)[list(FACE_OVAL)].long()].float())
+    mask = np.zeros((camera.height, camera.width), np.uint8)
+    cv2.fillPoly(mask, [np.round(uv.numpy() - 0.5).astype(np.int32)], 1)  # pixel centres at +0.5
+    return mask.astype(bool) if mask.sum() >= 16 else None
+
+
+def _face_metrics(per: dict, pred: Tensor, target: Tensor, face: np.ndarray, perceptual) -> None:
+    """PSNR over the face pixels; SSIM and perceptual distance on the face's bounding box, with the
+    render's pixels outside the face replaced by the frame's (so that only the face differs)."""
+    m = torch.from_numpy(face).to(pred.device)
+    err = ((pred.clamp(0, 1) - target)[m] ** 2).mean()
+    per["psnr_face"].append(float(-10 * torch.log10(err.clamp_min(1e-12))))
+    ys, xs = np.nonzero(face)
+    box = (slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1))
+    mixed = torch.where(m[..., None], pred.clamp(0, 1), target)[box]
+    if min(mixed.shape[:2]) >= 11:  # the SSIM window
+        per["ssim_face"].append(ssim_value(mixed, target[box]))
+        if perceptual is not None and min(mixed.shape[:2]) >= 32:
+            per["perceptual_face"].append(float(perceptual(mixed[None], target[box][None]).mean()))
+
+
+def _identity_views(avatar, camera: Camera, bg: Tensor, config: EvalConfig, portrait: np.ndarray | None
+                    ) -> list[tuple[np.ndarray, float | None]]:
+    """Renders at a neutral latent from ``IDENTITY_YAWS`` and each one's identity distance to ``portrait``
+    (None without a portrait, or where dlib finds no face)."""
+    device = avatar.means.device
+    z_dyn = torch.zeros(avatar.dyn_dim, device=device)
+    z_pose = torch.zeros(avatar.pose_dim, device=device)
+    target = avatar.head_center.cpu()
+    out = []
+    for yaw in IDENTITY_YAWS:
+        c = side_view(camera.to("cpu"), target, yaw).to(device)
+        img = _u8(_render(avatar, z_dyn, z_pose, c, bg, config.backend, config.vas).color[0])
+        distance = None
+        if portrait is not None:
+            from vasa3d.eval.identity import identity_distance
+
+            try:
+                distance = identity_distance(img, portrait)
+            except FaceNotFoundError:
+                pass
+        out.append((img, distance))
+    return out
+
+
+def _lipsync(avatar, config: EvalConfig, quiet: bool):
+    """The avatar speaks (``config.audio`` or the built-in sentence), rendered from the front; mediapipe
+    measures the lips on every frame (:func:`vasa3d.eval.lipsync.lipsync_on_video`)."""
+    from vasa3d.drive import RenderConfig, render_frames
+    from vasa3d.eval.lipsync import DEFAULT_SENTENCE, lipsync_on_video
+    from vasa3d.motion import audio_to_motion
+
+    sr = 16000
+    if config.audio:
+        from vasa3d.io import load_audio
+
+        samples, sr = load_audio(config.audio, sr)
+        samples = samples[: int(config.lipsync_seconds * sr)]
+        phonemes = None
+        if config.transcript:
+            from vasa3d.motion.phonetic import align_transcript
+
+            phonemes = align_transcript(samples, config.transcript)
+    else:
+        from vasa3d.motion.synth import synthesize
+
+        speech = synthesize(DEFAULT_SENTENCE, sr=sr)
+        samples, phonemes = speech.samples, speech.phonemes
+    motion = audio_to_motion(samples, sr)
+    frames = render_frames(avatar, motion, RenderConfig(camera="front", size=avatar.camera.width,
+                                                        backend=config.backend, background="black"), quiet=True)
+    try:
+        return lipsync_on_video(track(frames, "lip sync on rendered frames", total=len(motion), quiet=quiet),
+                                samples, sr, motion.fps, phonemes)
+    except InputError as exc:
+        logging.getLogger("vasa3d").warning("lip sync skipped: %s", exc)
+        return None
 
 
 def _dataset_portrait(dataset) -> np.ndarray | None:
@@ -200,8 +317,10 @@ def _side_views(avatar, sample, bg: Tensor, config: EvalConfig) -> tuple[list[np
     return views, cover
 
 
-def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list, views: list[np.ndarray]) -> Path:
-    """``metrics.json`` and ``report.png`` (rows: frame | render pairs; then -45, front, +45 views)."""
+def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list, views: list[np.ndarray],
+                 turned: list[tuple[np.ndarray, float | None]] = (), lips=None) -> Path:
+    """``metrics.json`` and ``report.png`` (rows: frame | render pairs; then -45, front, +45 views; then the
+    identity views, each labelled with its yaw and distance), and ``lipsync.png`` (measured lip gap over loudness)."""
     from vasa3d.io import save_image
 
     from vasa3d.io.paths import atomic_output
@@ -211,11 +330,46 @@ def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list, views: 
     with atomic_output(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1,
                                   default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
-    rows = [np.concatenate([t, p], axis=1) for t, p in pairs]
-    h = views[0].shape[0]
-    strip = np.concatenate(views, axis=1)
-    width = max([strip.shape[1]] + [r.shape[1] for r in rows])
+    rows = [np.concatenate([t, p], axis=1) for t, p in pairs] + [np.concatenate(views, axis=1)]
+    if turned:
+        rows.append(np.concatenate([_labelled(img, f"yaw {yaw:+.0f}" + ("" if d is None else f"  id {d:.2f}"))
+                                    for yaw, (img, d) in zip(IDENTITY_YAWS, turned)], axis=1))
+    width = max(r.shape[1] for r in rows)
     pad = lambda im: np.pad(im, ((0, 0), (0, width - im.shape[1]), (0, 0)))  # noqa: E731
-    sheet = np.concatenate([pad(r) for r in rows] + [pad(strip)], axis=0) if rows else strip
-    save_image(out / "report.png", sheet)
+    save_image(out / "report.png", np.concatenate([pad(r) for r in rows], axis=0))
+    if lips is not None:
+        _plot_lipsync(out / "lipsync.png", lips)
     return out
+
+
+def _labelled(image: np.ndarray, text: str) -> np.ndarray:
+    import cv2
+
+    out = np.ascontiguousarray(image[..., :3]).copy()
+    scale = max(0.3, out.shape[1] / 600)
+    at = (4, int(16 * scale / 0.5))
+    cv2.putText(out, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def _plot_lipsync(path: Path, lips) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vasa3d.io.paths import atomic_output
+
+    t = np.arange(lips.frames) / lips.fps
+    fig, ax = plt.subplots(figsize=(10, 3), dpi=100)
+    ax.plot(t, lips.loudness / max(float(np.nanmax(lips.loudness)), 1e-9), color="0.6", label="loudness")
+    ax.plot(t, lips.gap / max(float(np.nanmax(lips.gap)), 1e-9), color="C3", label="lip gap on the rendered frames")
+    closures = "" if lips.closures is None else f", /p b m/ shut {lips.closures} of {lips.bilabials}"
+    ax.set_title(f"lip sync on rendered video: r = {lips.r:.2f}{closures}")
+    ax.set_xlabel("seconds")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -33,3 +33,7 @@ CHEEK_RIGHT = (205, 50, 187, 123, 147)
 CHIN = 152
 NOSE_TIP = 1
 FOREHEAD = 10
+
+#: The face oval, clockwise in the image from the top of the forehead (mediapipe's FACEMESH_FACE_OVAL loop)
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
+             148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 
 from vasa3d.config import add_dataclass_args, dataclass_from_args
@@ -34,8 +35,11 @@ def register(subparsers) -> None:
     e = subparsers.add_parser(
         "eval",
         help="measure an avatar on a dataset's held-out frames",
-        description="PSNR, L1, SSIM, perceptual distance, identity distance and side-view hole coverage of an "
-                    "avatar on the held-out frames of a dataset; writes metrics.json and report.png.",
+        description="PSNR, L1, SSIM and perceptual distance of an avatar on the held-out frames of a dataset, in "
+                    "the head region and in the face region (the paper's PSNR_face); identity distance to the "
+                    "portrait at 0, +-30 and +-45 degrees; side-view hole coverage; lip sync measured on rendered "
+                    "video (mediapipe's lips against loudness, and /p b m/ closures). Writes metrics.json, "
+                    "report.png and lipsync.png.",
     )
     e.add_argument("avatar", help=".vasa3d avatar file")
     e.add_argument("dataset", help="dataset folder")
@@ -126,14 +130,25 @@ def _fresh_avatar(portrait: Path, preset: str, dataset, head_config=None, head_f
 
 def _eval(args: argparse.Namespace) -> int:
     from vasa3d.animate import FrameDataset
+    from vasa3d.errors import InputError
     from vasa3d.eval.evaluate import EvalConfig, evaluate
     from vasa3d.io import check_output_dir, load_avatar
 
-    check_output_dir(args.output, [args.avatar, args.dataset, args.head_model], "report folder")  # up front
+    config = dataclass_from_args(EvalConfig, args)
+    check_output_dir(args.output, [args.avatar, args.dataset, args.head_model, config.audio], "report folder")
+    if not (math.isfinite(config.lipsync_seconds) and 1.0 <= config.lipsync_seconds <= 600.0):
+        raise InputError(f"--lipsync-seconds {config.lipsync_seconds} is not within 1..600")
+    if config.transcript and not config.audio:
+        raise InputError("--transcript gives the words of --audio; give the recording with --audio")
+    if config.audio and config.lipsync:
+        from vasa3d.io.media import audio_info
+
+        audio_info(config.audio)  # a missing or unreadable recording fails now, not after the image metrics
     avatar = load_avatar(args.avatar, head_model=args.head_model or None)
     dataset = FrameDataset(args.dataset)
-    config = dataclass_from_args(EvalConfig, args)
     metrics = evaluate(avatar, dataset, config, out_dir=args.output, quiet=args.quiet)
-    summary = {k: metrics[k] for k in ("psnr", "l1", "ssim", "perceptual", "identity_distance", "side_coverage")}
+    summary = {k: metrics[k] for k in ("psnr", "psnr_face", "l1", "ssim", "ssim_face", "perceptual",
+                                       "perceptual_name", "identity_distance", "identity_by_yaw", "side_coverage",
+                                       "lipsync")}
     print(json.dumps(summary, indent=1))
     return 0
