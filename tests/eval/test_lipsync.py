@@ -39,7 +39,7 @@ def test_lips_on_the_rendered_frames_follow_the_speech(spoken):
     speech, motion, frames = spoken
     lips = lipsync_on_video(frames, speech.samples, 16000, motion.fps, speech.phonemes)
     assert lips.frames == len(motion) and lips.no_face == 0
-    # measured r 0.66, 17 of 19 /p b m/ shut on the frames
+    # measured r 0.70, 18 of 19 /p b m/ shut on the frames (one second late: r -0.05)
     assert lips.r >= 0.6, lips
     assert lips.bilabials == sum(p in ("P", "B", "M") for p, _, _ in speech.phonemes)
     assert lips.closures >= 0.75 * lips.bilabials, lips
