@@ -26,9 +26,7 @@ import hashlib
 import io
 import json
 import math
-import multiprocessing as mp
 import os
-import pickle
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -39,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vasa3d.animate.workers import can_send, start_pool
 from vasa3d.errors import InputError
 from vasa3d.motion.latent import MotionLatent
 from vasa3d.progress import track
@@ -292,9 +291,10 @@ def write_dataset(
     Resumable: shards already in ``root`` from an interrupted build of the same
     plan are kept; a folder that holds a *different* dataset is refused.
     With ``workers > 1`` shards are made in worker processes (each builds whole
-    shards); the files do not depend on the number of workers.  The workers
-    receive ``source`` by pickle; a source that does not pickle (a closure) is
-    built in this process instead.
+    shards, :mod:`vasa3d.animate.workers`); the files do not depend on the number
+    of workers.  The workers receive ``source`` by pickle; a source that does not
+    pickle (a closure) or refers to the ``__main__`` script is built in this
+    process instead.
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
@@ -326,7 +326,7 @@ def write_dataset(
     pending = [s for s in range(plan.n_shards) if not (root / "shards" / f"{s:06d}.npz").exists()]
     done_frames = plan.n_frames - sum(len(plan.shard_range(s)) for s in pending)
     workers = max(1, min(int(workers), len(pending)))
-    if workers > 1 and not _picklable(source):
+    if workers > 1 and not can_send(source):  # a closure, or made of something in the __main__ script
         workers = 1
     if pending:
         if workers == 1:
@@ -337,7 +337,7 @@ def write_dataset(
             counts = run_serial()
             pool = None
         else:
-            pool = _worker_context().Pool(workers, initializer=_worker_init, initargs=(source, plan, root))
+            pool = start_pool(workers, _worker_init, (source, plan, root))
             counts = pool.imap_unordered(_worker_shard, pending)
         try:
             for _ in track(_frames(counts), description, total=plan.n_frames - done_frames, quiet=quiet):
@@ -359,30 +359,6 @@ def _remove_partial_shards(root: Path) -> None:
     """Temporary files of shards whose writer was stopped (killed, or ended by the pool)."""
     for leftover in (root / "shards").glob("*.part*"):
         leftover.unlink(missing_ok=True)
-
-
-def _picklable(source: FrameSource) -> bool:
-    try:
-        pickle.dumps(source)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return False
-    return True
-
-
-def _worker_context():
-    """Workers fork from multiprocessing's fork server, a fresh single-threaded process, and not from this
-    one: a fork of a threaded process (torch, numba, a progress thread) can copy a lock that another
-    thread held at that moment, and the child then waits on it for ever.  The server imports this room
-    once, so that each pool after the first starts in milliseconds."""
-    from multiprocessing import forkserver
-
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["vasa3d.animate"])  # no effect once the server runs (a test may have started it)
-    try:
-        forkserver.ensure_running()
-    except ChildProcessError:  # this process was forked from one that runs a server, which is not ours to use
-        return mp.get_context("spawn")
-    return ctx
 
 
 def _frames(counts):

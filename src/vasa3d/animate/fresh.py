@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import numpy as np
 import torch
 
 from vasa3d.animate.dataset import FrameSample
+from vasa3d.animate.workers import start_pool
 from vasa3d.errors import InputError
 from vasa3d.motion.latent import MotionLatent
 from vasa3d.render.camera import Camera
@@ -149,7 +149,7 @@ class FreshMotion:
                 "window_clips": self.window_clips, "fps": self.fps, "talking": self.talking}
 
 
-# ---------------------------------------------------------------- worker processes (spawned)
+# ---------------------------------------------------------------- worker processes (animate/workers.py)
 _WORKER: dict = {}  # per worker process: the stream, unpickled once at the worker's start
 
 
@@ -270,9 +270,9 @@ class FreshFrames:
 
     def _restart(self, start: int) -> None:
         if self._pool is None:
-            # spawned, not forked: a trainer has run OpenMP (torch, numba) by now, and GNU OpenMP ends a forked
-            # child that uses it ("fork() called from a process already using GNU OpenMP")
-            self._pool = mp.get_context("spawn").Pool(self.workers, initializer=_worker_init, initargs=(self,))
+            # not forked from the trainer: it has run OpenMP (torch, numba) by now, and GNU OpenMP ends a forked
+            # child that uses it ("fork() called from a process already using GNU OpenMP"); see animate/workers.py
+            self._pool = start_pool(self.workers, _worker_init, (self,))
         self._pending.clear()  # results of draws nobody will ask for are dropped when they arrive
         self._next_submit = start
         for _ in range(self.prefetch):
