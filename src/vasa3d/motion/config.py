@@ -52,8 +52,8 @@ class MotionConfig:
     closure_place: bool = True
     """Judge each lip-closure dip with the closure-place classifier (``vasa3d.motion.closure_place``)
     and shut the lips less where it hears /t d k g n/ rather than /p b m/ or a pause (unlabelled
-    speech only; on real speech 44 in 100 closures land on /p b m/ or pauses instead of 35, and the
-    lips shut 3.8 times a second instead of 4.8). Off: every sharp dip in the lip band shuts them."""
+    speech only; on real speech 46 in 100 closures land on /p b m/ or pauses instead of 35, and the
+    lips shut 3.6 times a second instead of 4.8). Off: every sharp dip in the lip band shuts them."""
     fps: float = 25.0
     """Motion frames per second."""
     emotion: str = "neutral"

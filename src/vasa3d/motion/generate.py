@@ -113,6 +113,12 @@ class MotionStream:
         self.hist = {key: np.zeros(0, np.float32)
                      for key in ("env", "open", "f0dev", "mid", "midfloor", "round", "spread")}
         self.hist["bands"] = np.zeros((0, N_BANDS), np.float32)
+        # what the closure-place classifier reads besides the bands: formants, voicing and the
+        # speaker's running mean log F1 and log F2 (over voiced hops)
+        for key in ("f1", "f2", "voiced"):
+            self.hist[key] = np.zeros(0, np.float32)
+        self.hist["fref"] = np.zeros((0, 2), np.float32)
+        self.formant_mean = np.log([500.0, 1500.0])
         self.mid_power_tail = np.zeros(_REVERB_DELAY)  # mid-band power of the last hops
         # noise floor of the mid band: minimum statistics over 1.5 s (as for the loudness)
         self.mid_recent = np.full(_FLOOR_HOPS, -50.0, np.float32)
@@ -219,6 +225,17 @@ class MotionStream:
         self.hist["round"] = np.concatenate([self.hist["round"], rounding.astype(np.float32)])
         self.hist["spread"] = np.concatenate([self.hist["spread"], spread.astype(np.float32)])
         self.hist["bands"] = np.concatenate([self.hist["bands"], feats.bands])
+        if self.config.closure_place:
+            fref = np.empty((len(feats), 2), np.float32)
+            logs = np.log(np.maximum(np.stack([feats.f1, feats.f2], axis=1).astype(np.float64), 1.0))
+            for i in range(len(feats)):
+                if feats.f0[i] > 0:
+                    self.formant_mean += 0.01 * (logs[i] - self.formant_mean)
+                fref[i] = self.formant_mean
+            self.hist["f1"] = np.concatenate([self.hist["f1"], feats.f1])
+            self.hist["f2"] = np.concatenate([self.hist["f2"], feats.f2])
+            self.hist["voiced"] = np.concatenate([self.hist["voiced"], (feats.f0 > 0).astype(np.float32)])
+            self.hist["fref"] = np.concatenate([self.hist["fref"], fref])
         self.hop_count += len(feats)
 
     def _dereverb(self, mid_db: np.ndarray) -> np.ndarray:
@@ -295,7 +312,7 @@ class MotionStream:
         if dip.any():
             uniq, inverse = np.unique(onset[dip], return_inverse=True)
             local = uniq - self.hop_base
-            weight = default_classifier().weight(onset_features(self.hist["bands"], local))
+            weight = default_classifier().weight(onset_features(self.hist, local))
             out[dip] = out[dip] * weight[inverse]
         return out
 
