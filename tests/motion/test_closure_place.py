@@ -172,3 +172,35 @@ def test_gated_stream_equals_offline_within_100ms(speech, lead):
     assert (offline.z_dyn[:, press[0]] > 0.29).sum() >= 5  # the clip has closures to compare
     assert (offline.z_dyn[:, press[0]] > 0).sum() > (offline.z_dyn[:, press[0]] > 0.29).sum()  # partial closures too
     np.testing.assert_array_equal(np.concatenate([p.z_pose for p in parts]), offline.z_pose)
+
+
+def test_training_data_options_change_only_what_they_say():
+    """The training script's tried-and-unused options: varied phone tables are put back afterwards,
+    nasal murmurs touch the nasals only, function words come at about the asked share."""
+    from vasa3d.motion import synth
+    from vasa3d.motion.train_closure_place import nasal_murmurs, random_texts, varied_synthesizer
+
+    before = dict(synth.CONSONANT_FORMANTS), dict(synth.NOISE_BANDS), dict(synth.DURATION_MS)
+    with varied_synthesizer(np.random.default_rng(0)):
+        assert synth.CONSONANT_FORMANTS["M"] != before[0]["M"]
+        assert synth.DURATION_MS["AA"] == before[2]["AA"]  # vowels keep their durations
+    assert (synth.CONSONANT_FORMANTS, synth.NOISE_BANDS, synth.DURATION_MS) == before
+
+    speech = synth.synthesize("Sam saw a small lamp.", "male")
+    y = nasal_murmurs(speech.samples, speech.phonemes, np.random.default_rng(0)).astype(np.float64)
+    x = speech.samples.astype(np.float64)
+    scale = np.abs(y).max() / np.abs(x).max()
+    t = np.arange(len(x)) / SR
+    near = np.zeros(len(x), bool)
+    for phone, a, b in speech.phonemes:
+        if phone in ("M", "N", "NG"):
+            near |= (t > a - 0.04) & (t < b + 0.02)
+    assert near.any() and not near.all()
+    np.testing.assert_allclose(y[~near], x[~near] * scale, atol=1e-6)
+    assert np.abs(y[near] - x[near] * scale).max() > 0.01
+
+    words = " ".join(random_texts(40, np.random.default_rng(0), function_words=0.45)).replace(",", "").replace(".", "")
+    from vasa3d.motion.phones import FUNCTION_WORDS
+
+    share = np.mean([w in FUNCTION_WORDS for w in words.split()])
+    assert 0.35 < share < 0.55, share

@@ -9,9 +9,10 @@ breathiness) and speaking rates, each clip heard clean and through random degrad
 with RT60 0.2-0.8 s, white noise at 10-30 dB SNR, a spectral tilt, a low-pass as in lossy
 codecs). Every dip the detector finds (a run of hops with dip evidence) is one example, labelled
 "lips" when it lies within 40 ms of a /p b m/ or a pause (the tests' closure measure), else
-"not lips". ``--vary`` also draws the synthesizer's consonant tables anew for each clip
-(:func:`varied_synthesizer`; tried, not used for the shipped weights). Nothing here reads a
-recorded test file.
+"not lips". Tried and not used for the shipped weights (docs/motion.md): ``--vary`` draws the
+synthesizer's consonant tables anew for each clip (:func:`varied_synthesizer`), ``--nasal`` gives
+its nasals real murmurs (:func:`nasal_murmurs`), ``--function-words`` mixes function words into
+the texts. Nothing here reads a recorded test file.
 
 Training: an ensemble of small perceptrons (torch, one thread, fixed seeds, so a rerun gives the
 same weights up to float rounding), class-balanced logistic loss. The decision threshold is the
@@ -35,15 +36,23 @@ from vasa3d.motion.synth import Voice, synthesize
 LIPS = ("P", "B", "M", "SIL")
 
 
-def random_texts(n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` strings of 6-14 dictionary words with commas and full stops (pauses)."""
-    from vasa3d.motion.phones import _dictionary
+def random_texts(n: int, rng: np.random.Generator, function_words: float = 0.0) -> list[str]:
+    """``n`` strings of 6-14 dictionary words with commas and full stops (pauses); each word is one
+    of the function words ("the", "of", "was", ...) with probability ``function_words`` (about half
+    of the words of running English text are)."""
+    from vasa3d.motion.phones import FUNCTION_WORDS, _dictionary
 
     words = sorted(w for w in _dictionary() if w.isalpha() and 2 <= len(w) <= 9)
+    function = sorted(FUNCTION_WORDS)
     out = []
     for _ in range(n):
         k = int(rng.integers(6, 15))
         picked = [words[i] for i in rng.integers(0, len(words), k)]
+        if function_words > 0:
+            # drawn apart from the words above, so the content words stay those of the same seed
+            pick = rng.random(k) < function_words
+            other = rng.integers(0, len(function), k)
+            picked = [function[j] if p else w for w, p, j in zip(picked, pick, other)]
         text = ""
         for i, w in enumerate(picked):
             text += w + ("," if rng.random() < 0.12 and i < k - 1 else "") + " "
@@ -85,6 +94,41 @@ def varied_synthesizer(rng: np.random.Generator):
             t.update(old)
 
 
+#: antiformant (zero) frequencies of the nasal murmur by place, Hz: the closed mouth is a side branch
+#: of the nasal tract whose length sets the zero (/m/ 750-1250, /n/ 1450-2200, /ng/ above 3000)
+NASAL_ZERO = {"M": (750.0, 1250.0), "N": (1450.0, 2200.0), "NG": (3000.0, 4000.0)}
+
+
+def nasal_murmurs(x: np.ndarray, phonemes: list[tuple[str, float, float]], rng: np.random.Generator,
+                  sr: int = 16000) -> np.ndarray:
+    """``x`` with a real nasal murmur's spectrum over each /m n ng/: the synthesizer's cascade has no
+    zeros, so a broad antiformant at the place's frequency is cut in, and the murmur above 1 kHz is
+    damped by 6-15 dB (real murmurs are dominated by their first resonance near 250 Hz)."""
+    from scipy.signal import butter, lfilter, sosfilt
+
+    y = np.asarray(x, np.float64).copy()
+    pad, ramp = int(0.03 * sr), int(0.01 * sr)
+    for phone, start, end in phonemes:
+        if phone not in NASAL_ZERO:
+            continue
+        a, b = int(start * sr), int(end * sr)
+        lo, hi = max(a - pad, 0), min(b + ramp, len(y))
+        if b - a < 2 * ramp or hi <= a:
+            continue
+        f, q = float(rng.uniform(*NASAL_ZERO[phone])), float(rng.uniform(1.0, 2.5))
+        w = 2 * np.pi * f / sr  # a notch: zeros on the unit circle, poles just inside
+        r = float(np.exp(-np.pi * f / q / sr))
+        num = np.array([1.0, -2 * np.cos(w), 1.0])
+        den = np.array([1.0, -2 * r * np.cos(w), r * r])
+        seg = lfilter(num * den.sum() / num.sum(), den, y[lo:hi])
+        damp = 10 ** (-float(rng.uniform(6, 15)) / 20)
+        high = sosfilt(butter(2, 1000, btype="highpass", fs=sr, output="sos"), seg)
+        seg = seg - (1 - damp) * high
+        fade = np.clip(np.minimum(np.arange(lo, hi) - a, b - np.arange(lo, hi)) / ramp + 0.5, 0, 1)
+        y[lo:hi] = fade * seg + (1 - fade) * y[lo:hi]
+    return (0.7 * y / max(float(np.abs(y).max()), 1e-9)).astype(np.float32)
+
+
 def degrade(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random room, noise, tilt and low-pass."""
     from scipy.signal import butter, lfilter, sosfilt
@@ -122,19 +166,22 @@ def dip_examples(x: np.ndarray, phonemes: list[tuple[str, float, float]]
     return feats, labels, bilabial
 
 
-def make_data(clips: int, seed: int, vary: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def make_data(clips: int, seed: int, vary: bool = False, nasal: bool = False, function_words: float = 0.0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Inputs, labels, clip index and bilabial key (clip, version, phone; -1 for none) of every dip
     in ``clips`` synthesized clips (each clean + 2 degraded); ``vary``: each clip from a
-    :func:`varied_synthesizer`."""
+    :func:`varied_synthesizer`; ``nasal``: its nasals given real murmurs (:func:`nasal_murmurs`)."""
     rng = np.random.default_rng(seed)
-    texts = random_texts(clips, rng)
+    texts = random_texts(clips, rng, function_words)
     xs, ys, groups, keys = [], [], [], []
     for i, text in enumerate(texts):
         voice, rate = random_voice(rng, i), float(rng.uniform(0.85, 1.25))
         with varied_synthesizer(np.random.default_rng([seed, i])) if vary else contextlib.nullcontext():
             speech = synthesize(text, voice, rate=rate, seed=i)
+        clean = nasal_murmurs(speech.samples, speech.phonemes, np.random.default_rng([seed, i, 1])) if nasal \
+            else speech.samples
         for version in range(3):
-            audio = speech.samples if version == 0 else degrade(speech.samples, rng)
+            audio = clean if version == 0 else degrade(clean, rng)
             f, y, b = dip_examples(audio, speech.phonemes)
             xs.append(f)
             ys.append(y)
@@ -185,7 +232,7 @@ def fit_member(x: np.ndarray, y: np.ndarray, seed: int, hidden: int = 16, epochs
 
 
 def train(clips: int = 150, members: int = 3, recall: float = 0.97, seed: int = 0, hidden: int = 16,
-          vary: bool = False, log=print) -> tuple[ClosurePlace, dict]:
+          vary: bool = False, nasal: bool = False, function_words: float = 0.0, log=print) -> tuple[ClosurePlace, dict]:
     """Train on ``clips`` synthesized clips (a fifth held out by clip for the threshold and the report).
 
     The threshold is the highest at which ``recall`` of the held-out /p b m/ keep at least one
@@ -194,7 +241,7 @@ def train(clips: int = 150, members: int = 3, recall: float = 0.97, seed: int = 
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    x, y, g, keys = make_data(clips, seed, vary)
+    x, y, g, keys = make_data(clips, seed, vary, nasal, function_words)
     held = g % 5 == 4
     log(f"{len(y)} dips from {clips} clips ({y.mean():.0%} lips), {time.perf_counter() - t0:.0f} s")
     layers = [fit_member(x[~held], y[~held], seed + m, hidden) for m in range(members)]
@@ -220,12 +267,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recall", type=float, default=0.97,
                         help="share of held-out synthesized /p b m/ that keep a dip at the threshold")
     parser.add_argument("--vary", action="store_true", help="draw the synthesizer's phone tables anew per clip")
+    parser.add_argument("--nasal", action="store_true", help="give the nasals real murmurs (antiformants)")
+    parser.add_argument("--function-words", type=float, default=0.0,
+                        help="share of the words drawn from the function words (the, of, was, ...)")
     parser.add_argument("--quick", action="store_true", help="12 clips, for a check")
     args = parser.parse_args(argv)
     clips = 12 if args.quick else args.clips
-    model, report = train(clips, args.members, args.recall, hidden=args.hidden, vary=args.vary)
+    model, report = train(clips, args.members, args.recall, hidden=args.hidden, vary=args.vary,
+                          nasal=args.nasal, function_words=args.function_words)
     meta = (f"trained by vasa3d.motion.train_closure_place on {clips} synthesized clips "
-            f"(seed 0{', varied phone tables' if args.vary else ''}); held-out: {report}")
+            f"(seed 0{', varied phone tables' if args.vary else ''}{', nasal murmurs' if args.nasal else ''}"
+            f"{f', {args.function_words:.0%} function words' if args.function_words else ''}); "
+            f"held-out: {report}")
     model.save(args.output, meta)
     print(f"wrote {args.output}")
 
