@@ -123,13 +123,18 @@ def test_psnr_face_sees_the_face_and_only_the_face(avatar, tmp_path):
 def test_eval_command_reports_identity_by_yaw_and_lip_sync(avatar, astronaut_avatar, tmp_path):
     ds = _own_dataset(avatar, tmp_path / "ds", "hair")
     out = tmp_path / "report"
-    rc = main(["eval", str(astronaut_avatar), str(ds.root), "-o", str(out), "--perceptual", "off", "-q"])
+    speech = synthesize("Bob may pay me.", sr=16000)  # short: the built-in sentence is measured above
+    speech.save_wav(tmp_path / "bob.wav")
+    rc = main(["eval", str(astronaut_avatar), str(ds.root), "-o", str(out), "--perceptual", "off",
+               "--audio", str(tmp_path / "bob.wav"), "-q"])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert set(m["identity_by_yaw"]) == {str(y) for y in IDENTITY_YAWS}
-    # the portrait is the render's own source: close from the front, farther turned
+    # the portrait is the render's own source: close from the front
     assert m["identity_by_yaw"]["0.0"] < 0.35
-    assert m["lipsync"]["r"] >= 0.6 and m["lipsync"]["closures"] >= 0.75 * m["lipsync"]["bilabials"]
+    frames = int(np.ceil(len(speech.samples) / 16000 * 25 - 1e-6))
+    assert m["lipsync"]["frames"] == frames and m["lipsync"]["closures"] is None  # no transcript given
+    assert m["lipsync"]["r"] >= 0.5, m["lipsync"]
     from PIL import Image
 
     size = avatar.camera.width
