@@ -53,8 +53,8 @@ def test_teacher_scores_high_student_lower_and_report_written(head, tmp_path):
     from PIL import Image
 
     sheet = np.asarray(Image.open(tmp_path / "report.png"))
-    # frame | render pairs, the -45 / front / +45 row, then the identity row of five yaws (the widest)
-    assert sheet.shape[0] == 48 * (len(data.test_indices) + 2) and sheet.shape[1] == 48 * 5
+    # frame | render pairs, then the neutral face from five yaws (the widest row)
+    assert sheet.shape[0] == 48 * (len(data.test_indices) + 1) and sheet.shape[1] == 48 * 5
     # an ellipsoid has no face: no face region, so no PSNR_face, and no lip sync was asked
     assert good["psnr_face"] is None and good["lipsync"] is None
 

@@ -110,7 +110,7 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
         portrait: uint8 image for the identity distance; default the dataset's
             ``portrait.png`` when it has one, else the first test frame.
         out_dir: when given, writes ``metrics.json`` and ``report.png`` (frames vs.
-            renders, and front / +-45 degree views) there.
+            renders, and the neutral face from 0, +-30 and +-45 degrees) there.
 
     Returns:
         dict with ``psnr``, ``l1``, ``ssim``, ``perceptual`` (or ``None``) against the frame
@@ -175,9 +175,8 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
                     identity_missing += 1
             if k < 4:
                 shown.append((_u8(target), _u8(pred)))
-        views, coverages = _side_views(avatar, dataset[int(indices[0])], bg, config)
-        turned = _identity_views(avatar, dataset[int(indices[0])].camera, bg, config,
-                                 portrait if config.identity else None)
+        turned, coverages = _turned_views(avatar, dataset[int(indices[0])].camera, bg, config,
+                                          portrait if config.identity else None)
     lips = _lipsync(avatar, config, quiet) if config.lipsync else None
     metrics = {name: (float(np.mean(v)) if v else None) for name, v in per.items()}
     kind = None if perceptual is None else type(perceptual).__name__
@@ -193,7 +192,7 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
         per_frame={k: v for k, v in per.items() if v},
     )
     if out_dir is not None:
-        write_report(out_dir, metrics, shown, views, turned, lips)
+        write_report(out_dir, metrics, shown, turned, lips)
     return metrics
 
 
@@ -231,18 +230,23 @@ def _face_metrics(per: dict, pred: Tensor, target: Tensor, face: np.ndarray, per
             per["perceptual_face"].append(float(perceptual(mixed[None], target[box][None]).mean()))
 
 
-def _identity_views(avatar, camera: Camera, bg: Tensor, config: EvalConfig, portrait: np.ndarray | None
-                    ) -> list[tuple[np.ndarray, float | None]]:
-    """Renders at a neutral latent from ``IDENTITY_YAWS`` and each one's identity distance to ``portrait``
-    (None without a portrait, or where dlib finds no face)."""
+def _turned_views(avatar, camera: Camera, bg: Tensor, config: EvalConfig, portrait: np.ndarray | None
+                  ) -> tuple[list[tuple[np.ndarray, float | None]], list[float]]:
+    """Renders at a neutral latent from ``IDENTITY_YAWS``, each with its identity distance to ``portrait``
+    (None without a portrait, or where dlib finds no face), and the alpha coverage of the head silhouette
+    at ``SIDE_YAWS`` (without the faded neck when ``neck_fade``: it is not part of the head to cover)."""
     device = avatar.means.device
     z_dyn = torch.zeros(avatar.dyn_dim, device=device)
     z_pose = torch.zeros(avatar.pose_dim, device=device)
     target = avatar.head_center.cpu()
-    out = []
+    views, cover = [], []
     for yaw in IDENTITY_YAWS:
         c = side_view(camera.to("cpu"), target, yaw).to(device)
-        img = _u8(_render(avatar, z_dyn, z_pose, c, bg, config.backend, config.vas).color[0])
+        out = _render(avatar, z_dyn, z_pose, c, bg, config.backend, config.vas)
+        img = _u8(out.color[0])
+        if yaw in SIDE_YAWS:
+            sil = mesh_silhouette(avatar, z_dyn, z_pose, c.to("cpu"), without_neck=config.neck_fade)
+            cover.append(coverage(out.alpha[0, ..., 0].cpu(), sil))
         distance = None
         if portrait is not None:
             from vasa3d.eval.identity import identity_distance
@@ -251,8 +255,8 @@ def _identity_views(avatar, camera: Camera, bg: Tensor, config: EvalConfig, port
                 distance = identity_distance(img, portrait)
             except FaceNotFoundError:
                 pass
-        out.append((img, distance))
-    return out
+        views.append((img, distance))
+    return views, cover  # IDENTITY_YAWS has -45 before +45, as SIDE_YAWS
 
 
 def _lipsync(avatar, config: EvalConfig, quiet: bool):
@@ -264,10 +268,16 @@ def _lipsync(avatar, config: EvalConfig, quiet: bool):
 
     sr = 16000
     if config.audio:
-        from vasa3d.io import load_audio
+        from vasa3d.io.media import iter_audio
 
-        samples, sr = load_audio(config.audio, sr)
-        samples = samples[: int(config.lipsync_seconds * sr)]
+        limit = int(config.lipsync_seconds * sr)  # decoding stops there, whatever the recording's length
+        chunks = iter_audio(config.audio, sr, chunk_seconds=min(10.0, config.lipsync_seconds))
+        read = []
+        for chunk in chunks:
+            read.append(chunk)
+            if sum(len(c) for c in read) >= limit:
+                break
+        samples = np.concatenate(read)[:limit] if read else np.zeros(0, np.float32)
         phonemes = None
         if config.transcript:
             from vasa3d.motion.phonetic import align_transcript
@@ -298,29 +308,11 @@ def _dataset_portrait(dataset) -> np.ndarray | None:
     return None
 
 
-def _side_views(avatar, sample, bg: Tensor, config: EvalConfig) -> tuple[list[np.ndarray], list[float]]:
-    """Front and +-45 degree renders at a neutral latent, and the side views' alpha coverage."""
-    device = avatar.means.device
-    z_dyn = torch.zeros(avatar.dyn_dim, device=device)
-    z_pose = torch.zeros(avatar.pose_dim, device=device)
-    target = avatar.head_center.to(device)
-    cam = sample.camera.to(device)
-    views, cover = [], []
-    for yaw in (SIDE_YAWS[0], 0.0, SIDE_YAWS[1]):
-        c = side_view(cam.to("cpu"), target.cpu(), yaw).to(device)
-        out = _render(avatar, z_dyn, z_pose, c, bg, config.backend, config.vas)
-        views.append(_u8(out.color[0]))
-        if yaw != 0.0:
-            # the faded neck is not part of the head the avatar must cover
-            sil = mesh_silhouette(avatar, z_dyn, z_pose, c.to("cpu"), without_neck=config.neck_fade)
-            cover.append(coverage(out.alpha[0, ..., 0].cpu(), sil))
-    return views, cover
-
-
-def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list, views: list[np.ndarray],
-                 turned: list[tuple[np.ndarray, float | None]] = (), lips=None) -> Path:
-    """``metrics.json`` and ``report.png`` (rows: frame | render pairs; then -45, front, +45 views; then the
-    identity views, each labelled with its yaw and distance), and ``lipsync.png`` (measured lip gap over loudness)."""
+def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list,
+                 turned: list[tuple[np.ndarray, float | None]], lips=None) -> Path:
+    """``metrics.json`` and ``report.png`` (rows: frame | render pairs; then the neutral face from
+    ``IDENTITY_YAWS``, each labelled with its yaw and identity distance), and ``lipsync.png`` (measured lip
+    gap over loudness)."""
     from vasa3d.io import save_image
 
     from vasa3d.io.paths import atomic_output
@@ -330,10 +322,9 @@ def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list, views: 
     with atomic_output(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1,
                                   default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
-    rows = [np.concatenate([t, p], axis=1) for t, p in pairs] + [np.concatenate(views, axis=1)]
-    if turned:
-        rows.append(np.concatenate([_labelled(img, f"yaw {yaw:+.0f}" + ("" if d is None else f"  id {d:.2f}"))
-                                    for yaw, (img, d) in zip(IDENTITY_YAWS, turned)], axis=1))
+    rows = [np.concatenate([t, p], axis=1) for t, p in pairs]
+    rows.append(np.concatenate([_labelled(img, f"yaw {yaw:+.0f}" + ("" if d is None else f"  id {d:.2f}"))
+                                for yaw, (img, d) in zip(IDENTITY_YAWS, turned)], axis=1))
     width = max(r.shape[1] for r in rows)
     pad = lambda im: np.pad(im, ((0, 0), (0, width - im.shape[1]), (0, 0)))  # noqa: E731
     save_image(out / "report.png", np.concatenate([pad(r) for r in rows], axis=0))
