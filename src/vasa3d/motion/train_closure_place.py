@@ -190,6 +190,202 @@ def make_data(clips: int, seed: int, vary: bool = False, nasal: bool = False, fu
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(groups), np.concatenate(keys)
 
 
+#: flite voices used for the recorded-speech corpus and the ranges of their mean pitch (Hz): kal16 is a
+#: diphone voice (concatenated recordings of one man), awb, rms and slt are clustergen (statistical
+#: parametric) voices of a Scottish-English man, an American man and an American woman
+FLITE_VOICES = {"kal16": (80.0, 135.0), "awb": (95.0, 165.0), "rms": (80.0, 135.0), "slt": (140.0, 235.0)}
+#: flite's phone names that differ from ARPAbet
+FLITE_PHONES = {"pau": "SIL", "ax": "AH", "h#": "SIL", "brth": "SIL"}
+
+
+def flite_clip(text: str, voice: str, stretch: float, f0: float, f0_std: float, path) -> list:
+    """Speak ``text`` with flite into the 16 kHz wav ``path``; its phones ``[(phone, start_s, end_s)]``
+    as flite timed them (``-psdur``: each segment's end time)."""
+    import subprocess
+
+    out = subprocess.run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.3f}",
+                          "--setf", f"int_f0_target_mean={f0:.1f}", "--setf", f"int_f0_target_stddev={f0_std:.1f}",
+                          "-psdur", "-t", text, "-o", str(path)], check=True, capture_output=True, text=True).stdout
+    phones, start = [], 0.0
+    for item in out.split():
+        name, _, end = item.rpartition(":")
+        phone = FLITE_PHONES.get(name, name.upper())
+        phones.append((phone, start, float(end)))
+        start = float(end)
+    return phones
+
+
+def make_flite_corpus(folder, clips: int = 1200, seed: int = 1, log=print) -> None:
+    """Write ``clips`` flite utterances (``clipNNNN.wav`` and ``clipNNNN.json``: text, voice, settings,
+    phones) into ``folder``: random dictionary words with 35 % function words (:func:`random_texts`),
+    the voices of :data:`FLITE_VOICES` in turn, speaking rate (``duration_stretch`` 0.8-1.3), mean pitch
+    (within the voice's range) and pitch range (8-20 % of the mean) drawn per clip. Development only:
+    the shipped weights need neither flite nor the corpus."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    if shutil.which("flite") is None:
+        raise SystemExit("flite is not installed (Debian: apt-get install flite); it makes the corpus")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    texts = random_texts(clips, rng, function_words=0.35)
+    names = list(FLITE_VOICES)
+    t0 = time.perf_counter()
+    for i, text in enumerate(texts):
+        voice = names[i % len(names)]
+        stretch = float(rng.uniform(0.8, 1.3))
+        f0 = float(rng.uniform(*FLITE_VOICES[voice]))
+        f0_std = f0 * float(rng.uniform(0.08, 0.2))
+        wav = folder / f"clip{i:04d}.wav"
+        phones = flite_clip(text, voice, stretch, f0, f0_std, wav)
+        (folder / f"clip{i:04d}.json").write_text(json.dumps(
+            {"text": text, "voice": voice, "duration_stretch": stretch, "f0_mean": f0, "f0_std": f0_std,
+             "phones": phones}))
+    log(f"{clips} flite clips in {folder}, {time.perf_counter() - t0:.0f} s")
+
+
+#: festival voices of a corpus: the English diphone voice ked (a second American man, recorded) and
+#: the Italian diphone voices lp (a woman) and pc (a man): /p b m/ and /t d k g n/ close the lips or
+#: the tongue in Italian as in English, and the recorded diphones carry real speakers' transitions
+FESTIVAL_VOICES = {"ked_diphone": "en", "lp_diphone": "it", "pc_diphone": "it"}
+#: festival's phone names (the English "radio" set, the Italian set) in ARPAbet; only /p b m/ and
+#: pauses decide a dip's label, the rest keep a name of the same kind
+FESTIVAL_PHONES = {"pau": "SIL", "#": "SIL", "ax": "AH", "a": "AA", "e": "EY", "E": "EH", "i": "IY", "o": "OW",
+                   "O": "AO", "u": "UW", "tS": "CH", "dZ": "JH", "ts": "CH", "dz": "JH", "S": "SH", "L": "L",
+                   "J": "N", "j": "Y", "nf": "N", "ng": "NG"}
+
+
+def italian_texts(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` strings of 6-14 made-up Italian words (its spelling is phonemic, so any string of
+    syllables is readable): 1-4 syllables each, consonants weighted toward /p b m t d k g n/."""
+    onsets = ["p", "b", "m", "t", "d", "c", "g", "n", "l", "r", "s", "v", "f", "z", "pr", "br", "tr", "st", "sp",
+              "ch", "gh", "gn", "mp", "nd", "nt", "mb", "pp", "tt", "mm", "bb", "cc", "dd"]
+    weights = np.array([3, 3, 3, 3, 3, 3, 2, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.0])
+    small = ["il", "la", "di", "e", "che", "un", "per", "non", "con", "da", "lo", "ma"]
+    out = []
+    for _ in range(n):
+        words = []
+        for _ in range(int(rng.integers(6, 15))):
+            if rng.random() < 0.3:
+                words.append(small[int(rng.integers(len(small)))])
+                continue
+            syl = int(rng.integers(1, 5))
+            first = ["", *onsets]
+            w = "".join((first[int(rng.integers(len(first)))] if i == 0 and rng.random() < 0.2 else
+                         onsets[int(rng.choice(len(onsets), p=weights / weights.sum()))]) + "aeiou"[int(rng.integers(5))]
+                        for i in range(syl))
+            words.append(w)
+        text = " ".join(w + ("," if rng.random() < 0.12 and i < len(words) - 1 else "") for i, w in enumerate(words))
+        out.append(text + ".")
+    return out
+
+
+def make_festival_corpus(folder, clips: int = 900, seed: int = 2, log=print) -> None:
+    """Like :func:`make_flite_corpus`, with festival's voices (:data:`FESTIVAL_VOICES`, in turn):
+    English texts as for flite, Italian ones from :func:`italian_texts`; speaking rate
+    (``Duration_Stretch`` 0.8-1.3) drawn per clip."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("festival") is None:
+        raise SystemExit("festival is not installed (Debian: apt-get install festival festvox-kdlpc16k "
+                         "festvox-italp16k festvox-itapc16k)")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    names = list(FESTIVAL_VOICES)
+    english, italian = random_texts(clips, rng, function_words=0.35), italian_texts(clips, rng)
+    t0 = time.perf_counter()
+    jobs = {v: [] for v in names}
+    for i in range(clips):
+        voice = names[i % len(names)]
+        text = english[i] if FESTIVAL_VOICES[voice] == "en" else italian[i]
+        jobs[voice].append((i, text, float(rng.uniform(0.8, 1.3))))
+    for voice, items in jobs.items():
+        script = [f"(voice_{voice})"]
+        for i, text, stretch in items:
+            wav = folder / f"clip{i:04d}.wav"
+            quoted = text.replace("\\", " ").replace('"', " ")
+            script += [f"(Parameter.set 'Duration_Stretch {stretch:.3f})",
+                       f'(set! utt (SynthText "{quoted}"))', f'(utt.save.wave utt "{wav}" \'riff)',
+                       f'(format t "CLIP {i} ")',
+                       '(mapcar (lambda (s) (format t "%s:%f " (item.name s) (item.feat s "end"))) '
+                       "(utt.relation.items utt 'Segment))", '(format t "\\n")']
+        out = subprocess.run(["festival", "--pipe"], input="\n".join(script) + "\n", check=True,
+                             capture_output=True, text=True).stdout
+        stretch_of = {i: (text, stretch) for i, text, stretch in items}
+        for line in out.splitlines():
+            if not line.startswith("CLIP "):
+                continue
+            head, *segs = line.split()[1:]
+            i = int(head)
+            phones, start = [], 0.0
+            for item in segs:
+                name, _, end = item.rpartition(":")
+                name = name.rstrip("012")
+                phone = FESTIVAL_PHONES.get(name, name.upper())
+                phones.append((phone, start, float(end)))
+                start = float(end)
+            text, stretch = stretch_of[i]
+            (folder / f"clip{i:04d}.json").write_text(json.dumps(
+                {"text": text, "voice": voice, "duration_stretch": stretch, "phones": phones}))
+    log(f"{clips} festival clips in {folder}, {time.perf_counter() - t0:.0f} s")
+
+
+def flite_clips(folder) -> list[tuple[np.ndarray, list, str]]:
+    """The corpus of :func:`make_flite_corpus`: ``[(samples (16 kHz float32), phones, voice)]`` in clip order."""
+    import json
+    import wave
+    from pathlib import Path
+
+    from vasa3d.motion.phonetic import validate_phonemes
+
+    out = []
+    for meta in sorted(Path(folder).glob("clip*.json")):
+        info = json.loads(meta.read_text())
+        with wave.open(str(meta.with_suffix(".wav"))) as w:
+            assert w.getframerate() == 16000 and w.getnchannels() == 1
+            x = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+        out.append((x, validate_phonemes(info["phones"]), info["voice"]))
+    return out
+
+
+def rescale_speaker(x: np.ndarray, phones: list, factor: float) -> tuple[np.ndarray, list]:
+    """Every frequency times ``factor`` and every duration over it (a shorter or longer vocal tract
+    and a higher or lower voice, as a tape played faster or slower), the phone times with it."""
+    from scipy.signal import resample_poly
+
+    up, down = 100, int(round(100 * factor))
+    y = resample_poly(np.asarray(x, np.float64), up, down)
+    scale = up / down
+    return (0.7 * y / max(float(np.abs(y).max()), 1e-9)).astype(np.float32), \
+        [(p, a * scale, b * scale) for p, a, b in phones]
+
+
+def make_flite_data(folder, seed: int, rescale: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`make_data`, from the flite corpus in ``folder``: each clip (a share ``rescale`` of them
+    first given another speaker's scale, :func:`rescale_speaker` 0.88-1.14) heard clean and twice
+    through :func:`degrade`."""
+    rng = np.random.default_rng(seed)
+    xs, ys, groups, keys = [], [], [], []
+    for i, (x, phones, _) in enumerate(flite_clips(folder)):
+        x = (0.7 * x / max(float(np.abs(x).max()), 1e-9)).astype(np.float32)
+        if rng.random() < rescale:
+            x, phones = rescale_speaker(x, phones, float(rng.uniform(0.88, 1.14)))
+        for version in range(3):
+            audio = x if version == 0 else degrade(x, rng)
+            f, y, b = dip_examples(audio, phones)
+            xs.append(f)
+            ys.append(y)
+            groups.append(np.full(len(y), i))
+            keys.append(np.where(b >= 0, (i * 3 + version) * 100_000 + b, -1))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(groups), np.concatenate(keys)
+
+
 def bilabial_recall(scores: np.ndarray, keys: np.ndarray, threshold: float) -> float:
     """Share of the bilabials (``keys`` >= 0; one key per /p b m/ of a clip version) with a dip
     scored at or above ``threshold``."""
@@ -232,8 +428,11 @@ def fit_member(x: np.ndarray, y: np.ndarray, seed: int, hidden: int = 16, epochs
 
 
 def train(clips: int = 150, members: int = 3, recall: float = 0.97, seed: int = 0, hidden: int = 16,
-          vary: bool = False, nasal: bool = False, function_words: float = 0.0, log=print) -> tuple[ClosurePlace, dict]:
-    """Train on ``clips`` synthesized clips (a fifth held out by clip for the threshold and the report).
+          vary: bool = False, nasal: bool = False, function_words: float = 0.0, flite=None, rescale: float = 0.5,
+          log=print) -> tuple[ClosurePlace, dict]:
+    """Train on ``clips`` synthesized clips and, given ``flite`` (a corpus folder of
+    :func:`make_flite_corpus`), its clips (a fifth of each held out by clip for the threshold and
+    the report).
 
     The threshold is the highest at which ``recall`` of the held-out /p b m/ keep at least one
     dip (the lips need to close once per bilabial; a bilabial often makes two dips)."""
@@ -241,9 +440,14 @@ def train(clips: int = 150, members: int = 3, recall: float = 0.97, seed: int = 
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    x, y, g, keys = make_data(clips, seed, vary, nasal, function_words)
+    parts = [make_data(clips, seed, vary, nasal, function_words)] if clips > 0 else []
+    if flite is not None:
+        fx, fy, fg, fk = make_flite_data(flite, seed, rescale)
+        # clip numbers after the synthesized ones, so that groups and bilabial keys stay unique
+        parts.append((fx, fy, fg + clips, np.where(fk >= 0, fk + clips * 3 * 100_000, -1)))
+    x, y, g, keys = (np.concatenate(a) for a in zip(*parts))
     held = g % 5 == 4
-    log(f"{len(y)} dips from {clips} clips ({y.mean():.0%} lips), {time.perf_counter() - t0:.0f} s")
+    log(f"{len(y)} dips from {len(np.unique(g))} clips ({y.mean():.0%} lips), {time.perf_counter() - t0:.0f} s")
     layers = [fit_member(x[~held], y[~held], seed + m, hidden) for m in range(members)]
     model = ClosurePlace(layers, 0.0)
     s = model.scores(x[held])
@@ -270,11 +474,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nasal", action="store_true", help="give the nasals real murmurs (antiformants)")
     parser.add_argument("--function-words", type=float, default=0.0,
                         help="share of the words drawn from the function words (the, of, was, ...)")
+    parser.add_argument("--flite", metavar="DIR",
+                        help="also train on the flite corpus in DIR (made there first when DIR has none and "
+                             "flite is installed; see make_flite_corpus)")
+    parser.add_argument("--flite-clips", type=int, default=1200, help="clips of a corpus made by --flite")
+    parser.add_argument("--rescale", type=float, default=0.5,
+                        help="share of the flite clips given another speaker's scale (rescale_speaker)")
     parser.add_argument("--quick", action="store_true", help="12 clips, for a check")
     args = parser.parse_args(argv)
     clips = 12 if args.quick else args.clips
+    if args.flite is not None:
+        from pathlib import Path
+
+        if not any(Path(args.flite).glob("clip*.json")):
+            make_flite_corpus(args.flite, args.flite_clips)
     model, report = train(clips, args.members, args.recall, hidden=args.hidden, vary=args.vary,
-                          nasal=args.nasal, function_words=args.function_words)
+                          nasal=args.nasal, function_words=args.function_words, flite=args.flite,
+                          rescale=args.rescale)
     meta = (f"trained by vasa3d.motion.train_closure_place on {clips} synthesized clips "
             f"(seed 0{', varied phone tables' if args.vary else ''}{', nasal murmurs' if args.nasal else ''}"
             f"{f', {args.function_words:.0%} function words' if args.function_words else ''}); "
