@@ -204,3 +204,51 @@ def test_training_data_options_change_only_what_they_say():
 
     share = np.mean([w in FUNCTION_WORDS for w in words.split()])
     assert 0.35 < share < 0.55, share
+
+
+def test_recorded_voice_corpora_without_flite_or_festival(tmp_path, monkeypatch):
+    """The corpus tools, with a stand-in for flite (the real one is needed only to remake the corpus):
+    flite's segment end times become ARPAbet phones, a corpus folder reads back, the speaker
+    rescaling moves frequencies and phone times together."""
+    import json
+    import os
+    import stat
+    import wave
+
+    from vasa3d.motion.train_closure_place import (corpus_summary, flite_clip, flite_clips, italian_texts,
+                                                   make_flite_data, rescale_speaker)
+
+    fake = tmp_path / "bin" / "flite"
+    fake.parent.mkdir()
+    # writes 0.5 s of a 500 Hz tone to the -o file and prints segments as flite -psdur does
+    fake.write_text("#!" + os.path.realpath(os.sys.executable) + "\n"
+                    "import sys, wave, numpy as np\n"
+                    "out = sys.argv[sys.argv.index('-o') + 1]\n"
+                    "x = (8000 * np.sin(2 * np.pi * 500 * np.arange(8000) / 16000)).astype('<i2')\n"
+                    "w = wave.open(out, 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)\n"
+                    "w.writeframes(x.tobytes()); w.close()\n"
+                    "print('pau:0.100 m:0.180 ax:0.260 t:0.330 pau:0.500 ')\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    phones = flite_clip("a mat", "slt", 1.0, 170.0, 20.0, folder / "clip0000.wav")
+    assert phones == [("SIL", 0.0, 0.1), ("M", 0.1, 0.18), ("AH", 0.18, 0.26), ("T", 0.26, 0.33),
+                      ("SIL", 0.33, 0.5)]
+    (folder / "clip0000.json").write_text(json.dumps({"text": "a mat", "voice": "slt", "phones": phones}))
+    (x, read, voice), = flite_clips(folder)
+    assert voice == "slt" and len(x) == 8000 and read == phones
+    assert corpus_summary(folder) == "1 flite clips (slt 1)"
+
+    y, moved = rescale_speaker(x, phones, 1.25)  # a 500 Hz tone becomes 625 Hz, 0.5 s become 0.4 s
+    assert len(y) == 6400
+    assert abs(np.argmax(np.abs(np.fft.rfft(y))) * 16000 / len(y) - 625) < 5
+    np.testing.assert_allclose([b for _, _, b in moved], [b / 1.25 for _, _, b in phones])
+    feats, labels, groups, keys = make_flite_data(folder, seed=0)  # a tone has no dips: no examples
+    assert feats.shape[1] == N_INPUTS and len(labels) == len(groups) == len(keys)
+    with wave.open(str(folder / "clip0000.wav")) as w:
+        assert w.getframerate() == 16000
+
+    texts = italian_texts(5, np.random.default_rng(0))
+    assert len(texts) == 5 and all(t.endswith(".") and t.replace(",", "").replace(".", "").replace(" ", "").isalpha()
+                                   for t in texts)

@@ -71,7 +71,7 @@ def onset_features(hist: dict | np.ndarray, onsets: np.ndarray) -> np.ndarray:
     idx = np.clip(onsets[:, None] + CONTEXT[None, :], 0, n_hops - 1)
     patch = bands[idx].astype(np.float64)  # (n, C, B)
     ref = patch[:, :BEFORE].max(axis=1, keepdims=True)
-    rel = ((patch - ref) / SCALE_DB).reshape(len(idx), -1)
+    rel = ((patch - ref) / SCALE_DB).reshape(len(idx), len(CONTEXT) * patch.shape[2])
     if "voiced" in hist:
         on = hist["voiced"][idx] > 0
         voiced = on.astype(np.float64)
@@ -85,7 +85,7 @@ def onset_features(hist: dict | np.ndarray, onsets: np.ndarray) -> np.ndarray:
     else:
         voiced = f1 = f2 = np.zeros(idx.shape)
     shape = patch[:, SHAPE - CONTEXT[0]]
-    shape = ((shape - shape.mean(axis=2, keepdims=True)) / SCALE_DB).reshape(len(idx), -1)
+    shape = ((shape - shape.mean(axis=2, keepdims=True)) / SCALE_DB).reshape(len(idx), len(SHAPE) * patch.shape[2])
     if "midfloor" in hist:
         # how far the speech before the dip stands above the 0.7-4 kHz band's noise floor
         mid = hist["mid"][idx[:, :BEFORE]].astype(np.float64).max(axis=1)

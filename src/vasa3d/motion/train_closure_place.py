@@ -30,7 +30,7 @@ import numpy as np
 from vasa3d.motion.closure_place import WEIGHTS, ClosurePlace, onset_features
 from vasa3d.motion.config import MotionConfig
 from vasa3d.motion.measure import simulate_room
-from vasa3d.motion.phones import VOWELS
+from vasa3d.motion.phones import ALL_PHONES, VOWELS
 from vasa3d.motion.synth import Voice, synthesize
 
 LIPS = ("P", "B", "M", "SIL")
@@ -249,7 +249,11 @@ def make_flite_corpus(folder, clips: int = 1200, seed: int = 1, log=print) -> No
 #: festival voices of a corpus: the English diphone voice ked (a second American man, recorded) and
 #: the Italian diphone voices lp (a woman) and pc (a man): /p b m/ and /t d k g n/ close the lips or
 #: the tongue in Italian as in English, and the recorded diphones carry real speakers' transitions
-FESTIVAL_VOICES = {"ked_diphone": "en", "lp_diphone": "it", "pc_diphone": "it"}
+FESTIVAL_VOICES = {"ked_diphone": "en", "lp_diphone": "it", "pc_diphone": "it",
+                   "suo_fi_lj_diphone": "fi", "hy_fi_mv_diphone": "fi"}
+#: the voices of a default festival corpus; the Finnish diphone voices (a woman, a man) make a second one
+FESTIVAL_DEFAULT = ("ked_diphone", "lp_diphone", "pc_diphone")
+FESTIVAL_FINNISH = ("suo_fi_lj_diphone", "hy_fi_mv_diphone")
 #: festival's phone names (the English "radio" set, the Italian set) in ARPAbet; only /p b m/ and
 #: pauses decide a dip's label, the rest keep a name of the same kind
 FESTIVAL_PHONES = {"pau": "SIL", "#": "SIL", "ax": "AH", "a": "AA", "e": "EY", "E": "EH", "i": "IY", "o": "OW",
@@ -257,13 +261,19 @@ FESTIVAL_PHONES = {"pau": "SIL", "#": "SIL", "ax": "AH", "a": "AA", "e": "EY", "
                    "J": "N", "j": "Y", "nf": "N", "ng": "NG"}
 
 
-def italian_texts(n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` strings of 6-14 made-up Italian words (its spelling is phonemic, so any string of
-    syllables is readable): 1-4 syllables each, consonants weighted toward /p b m t d k g n/."""
+def italian_texts(n: int, rng: np.random.Generator, finnish: bool = False) -> list[str]:
+    """``n`` strings of 6-14 made-up Italian (or Finnish) words (their spelling is phonemic, so any
+    string of syllables is readable): 1-4 syllables each, consonants weighted toward /p b m t d k g n/."""
     onsets = ["p", "b", "m", "t", "d", "c", "g", "n", "l", "r", "s", "v", "f", "z", "pr", "br", "tr", "st", "sp",
               "ch", "gh", "gn", "mp", "nd", "nt", "mb", "pp", "tt", "mm", "bb", "cc", "dd"]
     weights = np.array([3, 3, 3, 3, 3, 3, 2, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.0])
     small = ["il", "la", "di", "e", "che", "un", "per", "non", "con", "da", "lo", "ma"]
+    vowels = "aeiou"
+    if finnish:
+        onsets = ["p", "b", "m", "t", "d", "k", "g", "n", "l", "r", "s", "v", "h", "j", "pp", "tt", "kk", "mm", "nn",
+                  "mp", "nt", "nk", "lt", "st", "sk", "ll", "rr", "ss", "ht", "rt", "lk", "ns"]
+        small = ["ja", "on", "se", "ei", "kun", "niin", "mutta", "tai", "me", "te", "he", "nyt"]
+        vowels = "aeiouy"  # festival reads Latin-1: no umlauts
     out = []
     for _ in range(n):
         words = []
@@ -274,7 +284,8 @@ def italian_texts(n: int, rng: np.random.Generator) -> list[str]:
             syl = int(rng.integers(1, 5))
             first = ["", *onsets]
             w = "".join((first[int(rng.integers(len(first)))] if i == 0 and rng.random() < 0.2 else
-                         onsets[int(rng.choice(len(onsets), p=weights / weights.sum()))]) + "aeiou"[int(rng.integers(5))]
+                         onsets[int(rng.choice(len(onsets), p=weights / weights.sum()))])
+                        + vowels[int(rng.integers(len(vowels)))]
                         for i in range(syl))
             words.append(w)
         text = " ".join(w + ("," if rng.random() < 0.12 and i < len(words) - 1 else "") for i, w in enumerate(words))
@@ -282,7 +293,27 @@ def italian_texts(n: int, rng: np.random.Generator) -> list[str]:
     return out
 
 
-def make_festival_corpus(folder, clips: int = 900, seed: int = 2, log=print) -> None:
+def to_16k(path) -> None:
+    """Rewrite a mono 16-bit wav at 16 kHz (the Finnish voices speak at 22.05 kHz)."""
+    import wave
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    with wave.open(str(path)) as w:
+        rate, x = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    if rate == 16000:
+        return
+    g = gcd(16000, rate)
+    y = resample_poly(x.astype(np.float64), 16000 // g, rate // g)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.clip(np.round(y), -32768, 32767).astype("<i2").tobytes())
+
+
+def make_festival_corpus(folder, clips: int = 900, seed: int = 2, voices=FESTIVAL_DEFAULT, log=print) -> None:
     """Like :func:`make_flite_corpus`, with festival's voices (:data:`FESTIVAL_VOICES`, in turn):
     English texts as for flite, Italian ones from :func:`italian_texts`; speaking rate
     (``Duration_Stretch`` 0.8-1.3) drawn per clip."""
@@ -297,13 +328,14 @@ def make_festival_corpus(folder, clips: int = 900, seed: int = 2, log=print) -> 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    names = list(FESTIVAL_VOICES)
+    names = list(voices)
     english, italian = random_texts(clips, rng, function_words=0.35), italian_texts(clips, rng)
+    finnish = italian_texts(clips, rng, finnish=True) if "fi" in {FESTIVAL_VOICES[v] for v in names} else []
     t0 = time.perf_counter()
     jobs = {v: [] for v in names}
     for i in range(clips):
         voice = names[i % len(names)]
-        text = english[i] if FESTIVAL_VOICES[voice] == "en" else italian[i]
+        text = {"en": english, "it": italian, "fi": finnish}[FESTIVAL_VOICES[voice]][i]
         jobs[voice].append((i, text, float(rng.uniform(0.8, 1.3))))
     for voice, items in jobs.items():
         script = [f"(voice_{voice})"]
@@ -326,11 +358,13 @@ def make_festival_corpus(folder, clips: int = 900, seed: int = 2, log=print) -> 
             phones, start = [], 0.0
             for item in segs:
                 name, _, end = item.rpartition(":")
-                name = name.rstrip("012")
+                name = name.rstrip("012:")  # stress digits; a Finnish long sound ends in ":"
                 phone = FESTIVAL_PHONES.get(name, name.upper())
+                phone = phone if phone in ALL_PHONES or phone == "SIL" else "AH"  # a vowel of its own
                 phones.append((phone, start, float(end)))
                 start = float(end)
             text, stretch = stretch_of[i]
+            to_16k(folder / f"clip{i:04d}.wav")
             (folder / f"clip{i:04d}.json").write_text(json.dumps(
                 {"text": text, "voice": voice, "duration_stretch": stretch, "phones": phones}))
     log(f"{clips} festival clips in {folder}, {time.perf_counter() - t0:.0f} s")
@@ -352,6 +386,17 @@ def flite_clips(folder) -> list[tuple[np.ndarray, list, str]]:
             x = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
         out.append((x, validate_phonemes(info["phones"]), info["voice"]))
     return out
+
+
+def corpus_summary(folder) -> str:
+    """What a corpus folder holds, e.g. ``"1200 flite clips (kal16 300, awb 300, ...)"``."""
+    import json
+    from collections import Counter
+    from pathlib import Path
+
+    voices = Counter(json.loads(p.read_text())["voice"] for p in sorted(Path(folder).glob("clip*.json")))
+    engine = "festival" if set(voices) <= set(FESTIVAL_VOICES) else "flite"
+    return f"{sum(voices.values())} {engine} clips ({', '.join(f'{v} {n}' for v, n in voices.items())})"
 
 
 def rescale_speaker(x: np.ndarray, phones: list, factor: float) -> tuple[np.ndarray, list]:
@@ -428,11 +473,11 @@ def fit_member(x: np.ndarray, y: np.ndarray, seed: int, hidden: int = 16, epochs
 
 
 def train(clips: int = 150, members: int = 3, recall: float = 0.97, seed: int = 0, hidden: int = 16,
-          vary: bool = False, nasal: bool = False, function_words: float = 0.0, flite=None, rescale: float = 0.5,
+          vary: bool = False, nasal: bool = False, function_words: float = 0.0, corpora=(), rescale: float = 0.5,
           log=print) -> tuple[ClosurePlace, dict]:
-    """Train on ``clips`` synthesized clips and, given ``flite`` (a corpus folder of
-    :func:`make_flite_corpus`), its clips (a fifth of each held out by clip for the threshold and
-    the report).
+    """Train on the clips of the ``corpora`` folders (:func:`make_festival_corpus`,
+    :func:`make_flite_corpus`; in that order) and ``clips`` synthesized clips, a fifth of each held
+    out by clip for the threshold and the report.
 
     The threshold is the highest at which ``recall`` of the held-out /p b m/ keep at least one
     dip (the lips need to close once per bilabial; a bilabial often makes two dips)."""
@@ -440,11 +485,17 @@ def train(clips: int = 150, members: int = 3, recall: float = 0.97, seed: int = 
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    parts = [make_data(clips, seed, vary, nasal, function_words)] if clips > 0 else []
-    if flite is not None:
-        fx, fy, fg, fk = make_flite_data(flite, seed, rescale)
-        # clip numbers after the synthesized ones, so that groups and bilabial keys stay unique
-        parts.append((fx, fy, fg + clips, np.where(fk >= 0, fk + clips * 3 * 100_000, -1)))
+    parts, first = [], 0
+    for folder in corpora:
+        fx, fy, fg, fk = make_flite_data(folder, seed, rescale)
+        n = int(fg.max()) + 1
+        # clips numbered on from the folders before, in steps of 5 so each keeps its held-out fifth
+        # (and bilabial keys stay unique)
+        parts.append((fx, fy, fg + first, np.where(fk >= 0, fk + first * 3 * 100_000, -1)))
+        first += -(-n // 5) * 5
+    if clips > 0:
+        sx, sy, sg, sk = make_data(clips, seed, vary, nasal, function_words)
+        parts.append((sx, sy, sg + first, np.where(sk >= 0, sk + first * 3 * 100_000, -1)))
     x, y, g, keys = (np.concatenate(a) for a in zip(*parts))
     held = g % 5 == 4
     log(f"{len(y)} dips from {len(np.unique(g))} clips ({y.mean():.0%} lips), {time.perf_counter() - t0:.0f} s")
@@ -456,7 +507,7 @@ def train(clips: int = 150, members: int = 3, recall: float = 0.97, seed: int = 
               "held_bilabials_closed": bilabial_recall(s, keys[held], model.threshold),
               "held_lips_kept": float(np.mean(s[y[held]] >= model.threshold)),
               "held_other_removed": float(np.mean(s[~y[held]] < model.threshold))}
-    log(f"held-out synthesized dips: {report['held_bilabials_closed']:.1%} of /p b m/ keep a dip, "
+    log(f"held-out dips: {report['held_bilabials_closed']:.1%} of /p b m/ keep a dip, "
         f"{report['held_lips_kept']:.1%} of lip dips kept, {report['held_other_removed']:.1%} of others "
         f"removed; {time.perf_counter() - t0:.0f} s in all")
     return model, report
@@ -478,20 +529,29 @@ def main(argv: list[str] | None = None) -> None:
                         help="also train on the flite corpus in DIR (made there first when DIR has none and "
                              "flite is installed; see make_flite_corpus)")
     parser.add_argument("--flite-clips", type=int, default=1200, help="clips of a corpus made by --flite")
+    parser.add_argument("--festival", metavar="DIR",
+                        help="also train on the festival corpus in DIR (made there first when DIR has none; "
+                             "see make_festival_corpus)")
+    parser.add_argument("--festival-clips", type=int, default=900, help="clips of a corpus made by --festival")
     parser.add_argument("--rescale", type=float, default=0.5,
                         help="share of the flite clips given another speaker's scale (rescale_speaker)")
     parser.add_argument("--quick", action="store_true", help="12 clips, for a check")
     args = parser.parse_args(argv)
     clips = 12 if args.quick else args.clips
-    if args.flite is not None:
-        from pathlib import Path
+    from pathlib import Path
 
-        if not any(Path(args.flite).glob("clip*.json")):
-            make_flite_corpus(args.flite, args.flite_clips)
+    corpora = []
+    for folder, make, n in ((args.festival, make_festival_corpus, args.festival_clips),
+                            (args.flite, make_flite_corpus, args.flite_clips)):
+        if folder is not None:
+            if not any(Path(folder).glob("clip*.json")):
+                make(folder, 12 if args.quick else n)
+            corpora.append(folder)
     model, report = train(clips, args.members, args.recall, hidden=args.hidden, vary=args.vary,
-                          nasal=args.nasal, function_words=args.function_words, flite=args.flite,
+                          nasal=args.nasal, function_words=args.function_words, corpora=corpora,
                           rescale=args.rescale)
-    meta = (f"trained by vasa3d.motion.train_closure_place on {clips} synthesized clips "
+    spoken = "".join(f"{corpus_summary(folder)}, " for folder in corpora)
+    meta = (f"trained by vasa3d.motion.train_closure_place on {spoken}{clips} synthesized clips "
             f"(seed 0{', varied phone tables' if args.vary else ''}{', nasal murmurs' if args.nasal else ''}"
             f"{f', {args.function_words:.0%} function words' if args.function_words else ''}); "
             f"held-out: {report}")
