@@ -62,7 +62,28 @@ def _measure(frames):
 
 
 @pytest.fixture(scope="module")
-def csv_render(astronaut_avatar, tmp_path_factory):
+def astronaut_avatar_v1(tmp_path_factory):
+    """The untrained astronaut avatar on the built-in head's version 1 (no hair shell: her hair is the photo's)."""
+    from skimage import data
+
+    from vasa3d.face import analyze_portrait
+    from vasa3d.face.backdrop import portrait_tensors
+    from vasa3d.gaussians import AvatarConfig, GaussianAvatar
+    from vasa3d.head import build_head, fit_portrait
+    from vasa3d.io import save_avatar
+
+    analysis = analyze_portrait(data.astronaut(), size=256)
+    head = build_head({"kind": "builtin", "version": 1})
+    avatar = GaussianAvatar.from_portrait(head, fit_portrait(analysis, head), analysis, AvatarConfig.preset("demo"))
+    avatar.portrait = portrait_tensors(data.astronaut(), analysis)
+    return save_avatar(tmp_path_factory.mktemp("avatar_v1") / "astronaut.vasa3d", avatar)
+
+
+@pytest.fixture(scope="module")
+def csv_render(astronaut_avatar_v1, tmp_path_factory):
+    # the untrained avatar on the bare head: on the hair shell's untrained blur of hair mediapipe's eyelid
+    # landmarks lose half their blink (r -0.74); trained avatars measure r -0.99 on either head (docs/head.md)
+    astronaut_avatar = astronaut_avatar_v1
     d = tmp_path_factory.mktemp("render")
     jaw, blink = _live_link_face_csv(d / "take.csv")
     sr = 16000
@@ -143,14 +164,46 @@ def _psnr(a, b, mask):
     return 10 * np.log10(255.0 ** 2 / max(err, 1e-12))
 
 
-def test_portrait_background_is_the_photo_outside_the_face(astronaut_avatar, tmp_path):
-    """At the portrait's own view and a neutral face the frame is the photo's crop outside the face."""
+def test_portrait_background_is_the_photo_outside_the_avatar(astronaut_avatar, tmp_path):
+    """With the hair shell the avatar carries the hair; everywhere it does not reach, the frame is the photo's
+    crop: the backdrop (wall, suit, collar) moved nothing at rest."""
+    import cv2
+    import torch
+    from skimage import data
+
+    from vasa3d.face import analyze_portrait
+    from vasa3d.io import load_avatar, load_image
+    from vasa3d.pipeline import view_camera
+    from vasa3d.render import rasterize
+
+    size = 256
+    MotionLatent.neutral(2).save(tmp_path / "still.npz")
+    assert main(["render", str(astronaut_avatar), str(tmp_path / "still.npz"), "-o", str(tmp_path / "f"),
+                 "--size", str(size), "--background", "portrait", "-q"]) == 0
+    frame = load_image(tmp_path / "f" / "frame_00000.png")
+    avatar = load_avatar(astronaut_avatar)
+    assert avatar.head.n_hair > 0
+    with torch.no_grad():
+        g = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0]
+        cam = view_camera(avatar.camera, avatar.head_center.detach().reshape(3), 0.0, 0.0, size)
+        alpha = rasterize(g, cam, size, size).alpha[0, ..., 0].numpy()
+    outside = cv2.dilate((alpha > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
+    crop = analyze_portrait(data.astronaut(), size=size)
+    psnr = _psnr(frame, crop.image, outside)
+    print(f"portrait background PSNR outside the avatar {psnr:.2f} dB over {outside.mean():.0%} of the frame")
+    assert outside.mean() > 0.3 and psnr >= 35.0
+
+
+def test_portrait_background_is_the_photo_outside_the_face(astronaut_avatar_v1, tmp_path):
+    """At the portrait's own view and a neutral face the frame is the photo's crop outside the face (an avatar
+    whose hair is the photo's: version 1 of the built-in head)."""
     import cv2
     from skimage import data
 
     from vasa3d.face import analyze_portrait
     from vasa3d.io import save_image
 
+    astronaut_avatar = astronaut_avatar_v1
     size = 256
     MotionLatent.neutral(2).save(tmp_path / "still.npz")
     out = tmp_path / "frames"

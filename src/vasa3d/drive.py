@@ -79,6 +79,8 @@ def check_motion_fits(motion: MotionLatent, avatar, source: str) -> None:
 #: neck on screen (as the meshwarp animator does): the avatar's neck below the jaw is seen in the photo
 #: only in part, and rendered over the real one it cost 5 dB outside the face (issue 13)
 NECK_FADE_M = (-0.07, -0.13)
+#: mediapipe's landmark at the bottom of the chin
+CHIN_LANDMARK = 152
 
 
 class _PortraitScene:
@@ -106,10 +108,22 @@ class _PortraitScene:
                 self.keep = ((rest.means[self.neck, 1] - lo) / (hi - lo)).clamp(0.0, 1.0)
             self.neck_rest = rest.means[self.neck].mean(0)
             cam = view_camera(avatar.camera, avatar.head_center.detach().reshape(3), 0.0, 0.0, size)
-            g = self.fade(avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0])
-            alpha = rasterize(g, cam, size, size, backend=backend).alpha[0, ..., 0].numpy()
+            rest = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0]
+            alpha = rasterize(self.fade(rest), cam, size, size, backend=backend).alpha[0, ..., 0].numpy()
+            cover = None
+            if len(self.keep) and getattr(avatar.head, "n_hair", 0):  # the head and its hair shell, no neck
+                logits = rest.opacity_logits.clone()
+                logits[self.neck] = -30.0
+                cover = rasterize(dataclasses.replace(rest, opacity_logits=logits), cam, size, size,
+                                  backend=backend).alpha[0, ..., 0].numpy()
+                # ...above the chin: below it the photo's own neck and collar stay under the fading neck
+                zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
+                chin = avatar.head.landmarks(avatar.head_params(zd, zp))[0, CHIN_LANDMARK]
+                chin_row = float(cam.project(chin.reshape(1, 3))[0][0, 1])
+                rows = np.arange(size, dtype=np.float32)[:, None] + 0.5
+                cover = cover * np.clip((chin_row - rows) / max(2.0, size / 64), 0.0, 1.0)
         self.backdrop = PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(),
-                                         alpha, size)
+                                         alpha, size, cover)
 
     def fade(self, gaussians):
         """``gaussians`` with the neck's opacities scaled down toward the body."""

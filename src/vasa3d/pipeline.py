@@ -150,8 +150,7 @@ def create(portrait: str | Path | np.ndarray, output: str | Path, config: Create
     kind = config.motion if config.motion != "auto" else ("random" if config.preset == "demo" else "mixed")
     run = {"portrait": image_digest(image), "preset": config.preset, "frames": frames, "motion": kind,
            "seed": config.seed, "iterations": train_cfg.iterations, "resolution": train_cfg.resolution}
-    if head_config is not None:
-        run["head"] = bound.head.config()
+    run["head"] = bound.head.config()  # a folder left by another head (or built-in head version) is not resumed
     work = output.with_name(output.name + ".work")
     with FolderLock(work, "work folder"):  # a second run on the same output stops here
         remove_leftovers(output)
@@ -371,7 +370,8 @@ def render_motion(avatar, motion, config: SpeakConfig, quiet: bool = False):
 
 # --------------------------------------------------------------------------- demo
 def demo(out_dir: str | Path = "out/demo", preset: str = "demo", quiet: bool = False, log=print) -> dict[str, Path]:
-    """The astronaut portrait + a synthesized sentence -> avatar, front.mp4 and orbit.mp4."""
+    """The astronaut portrait + a synthesized sentence -> avatar, front.mp4 and orbit.mp4 (on the portrait's
+    own background)."""
     from skimage import data
 
     from vasa3d.motion.synth import synthesize
@@ -389,8 +389,9 @@ def demo(out_dir: str | Path = "out/demo", preset: str = "demo", quiet: bool = F
         create(data.astronaut(), avatar, CreateConfig(preset=preset), quiet=quiet, log=log)  # type: ignore[arg-type]
     results = {"avatar": avatar, "speech": wav}
     for name in ("front", "orbit"):
-        results[name] = speak(avatar, wav, out / f"{name}.mp4", SpeakConfig(camera=name, transcript=DEMO_TEXT),
-                              quiet=quiet)
+        # in its photo (the shoulders, the suit and the wall), not floating on black
+        results[name] = speak(avatar, wav, out / f"{name}.mp4",
+                              SpeakConfig(camera=name, transcript=DEMO_TEXT, background="portrait"), quiet=quiet)
         log(f"wrote {results[name]}")
     return results
 

@@ -58,3 +58,29 @@ def test_portrait_backdrop_is_the_photo_at_rest_and_moves_the_body():
     # at row 60 the body spans x = 14..50; moved 4 px right it spans 18..54, the wall filled in behind
     assert rest[60, 16, 0] > 0.6 and moved[60, 16, 0] < 0.2 and moved[60, 16, 2] > 0.6
     assert rest[60, 53, 0] < 0.2 and moved[60, 52, 0] > 0.6
+
+
+def test_portrait_backdrop_cover_takes_the_photos_hair_out_of_the_body_layer():
+    """A head whose soft hair edge covers the photo's hair: with ``cover`` the flat body layer no longer
+    carries that hair (it would follow the head as a ghost outline); the shoulders stay."""
+    size = 64
+    yy, xx = np.mgrid[:size, :size]
+    photo = np.zeros((size, size, 3), np.uint8)
+    photo[..., 2] = 200  # blue wall
+    hair = (xx - 32) ** 2 + (yy - 24) ** 2 < 16 ** 2
+    shoulders = (xx - 32) ** 2 / 24 ** 2 + (yy - 74) ** 2 / 26 ** 2 < 1
+    person = hair | shoulders
+    photo[hair] = (90, 60, 20)  # brown hair
+    photo[shoulders] = (180, 180, 180)
+    r = np.sqrt((xx - 32.0) ** 2 + (yy - 24.0) ** 2)
+    head = np.clip((16.0 - r) / 6.0, 0, 1).astype(np.float32)  # opaque to r = 10, soft out to 16
+    plain = PortraitBackdrop(photo, (person * 255).astype(np.uint8), head, size)
+    covered = PortraitBackdrop(photo, (person * 255).astype(np.uint8), head, size, cover=head)
+    ring = (r > 11.5) & (r < 14.5) & (yy < 24)  # the hair's soft edge above the ears
+    # without cover the photo's hair stays in the body layer under the soft edge; with it the wall shows
+    assert plain.layer()[ring][:, 0].mean() > 0.25
+    moved = covered.layer((3.0, 0.0))
+    assert covered.layer()[ring][:, 0].mean() < 0.1 and moved[ring][:, 2].mean() > 0.6
+    # the shoulders are still the photo's, and move with the head
+    assert covered.layer()[60, 32, 0] > 0.6
+    assert covered.layer()[60, 54, 0] < 0.2 and covered.layer((3.0, 0.0))[60, 54, 0] > 0.6

@@ -92,6 +92,21 @@ def _vertex_normals(V: np.ndarray, F: np.ndarray) -> np.ndarray:
     return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
 
 
+#: seen from the skull centre, points more than this from the top of the head (the jaw's corner and below),
+#: in front of the centre, are the jaw's underside and the throat
+UNDER_JAW_DEG = 135.0
+
+
+def _under_jaw(V: np.ndarray) -> np.ndarray:
+    """``(V,)`` bool: canonical points under the jaw (:data:`UNDER_JAW_DEG`); hair hanging beside the jaw's
+    corner above them stays hair."""
+    from vasa3d.head.builtin import SKULL_CENTRE
+
+    d = V - SKULL_CENTRE
+    phi = np.degrees(np.arctan2(np.abs(d[:, 0]), d[:, 1]))
+    return (phi > UNDER_JAW_DEG) & (d[:, 2] > -0.01)
+
+
 def _diffuse_colours(colour: np.ndarray, known: np.ndarray, faces: np.ndarray, groups: list[np.ndarray],
                      iterations: int = 400) -> np.ndarray:
     """Fill unknown vertex colours by repeated neighbour averaging over the mesh (known ones fixed).
@@ -406,6 +421,12 @@ class MeshWarpAnimator:
         special = (vregion == self._r_mouth) | (vregion == self._r_eyeball)
         groups = [np.isin(vregion, [region_id[n] for n in names if n in region_id]) for names in
                   (("face", "lips", "eyes"), ("scalp", "ears"), ("neck",))]
+        # the skin under the jaw (the scalp's rings grown from the chin) takes the neck's colours, not the
+        # hair's: with the hair shell far more of the scalp is hair the photo shows, and filled from it the
+        # underside of the jaw came out as a dark band along the jaw line
+        under = groups[1] & _under_jaw(Vc)
+        groups[1] &= ~under
+        groups[2] |= under
         colour = _diffuse_colours(colour, known & ~special, self.faces, groups)
         colour[vregion == self._r_mouth] = np.asarray(cfg.mouth.cavity)
 
@@ -437,7 +458,7 @@ class MeshWarpAnimator:
         # the body layer is attached to what the portrait shows of the head
         self._flow_weight = (depth_shown | (np.abs(facing) < 0.3)).astype(np.float64)
         # hair detail for the parts of the hair the portrait does not show
-        hairy = vregion == region_id.get("scalp", -1)
+        hairy = (vregion == region_id.get("scalp", -1)) & ~under  # the jaw's underside is skin
         self._detail = hair_detail(self.portrait, self.portrait_mask, uv0[hairy & shown & (facing > 0.5)],
                                    cfg.hair_detail)
         self._px_per_m = float(fit.camera.K[0, 0]) / float(fit.camera.position.norm())

@@ -169,7 +169,8 @@ def analyze_portrait(image: np.ndarray, size: int = 512) -> PortraitAnalysis:
         lm_sub, _ = _largest_mesh(detectors.face_mesh(4).process(sub), 256, 256)
         if lm_sub is None:
             raise FaceNotFoundError(
-                f"found a face of {x1 - x0:.0f} px but could not place its landmarks; use a larger, sharper face"
+                f"found a face of {x1 - x0:.0f} px but could not place its landmarks (a profile, or a face too "
+                "small or blurred); use a sharp photo of a face turned less than about 45 degrees"
             )
         Minv = cv2.invertAffineTransform(M)
         lm_full = np.concatenate([_apply(Minv, lm_sub), lm_sub[:, 2:] * side / 256], axis=1).astype(np.float32)

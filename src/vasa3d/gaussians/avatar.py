@@ -192,7 +192,15 @@ class GaussianAvatar(nn.Module):
             verts = head(fit.params)[0]
             faces = head.faces
             frames = triangle_frames(verts, faces)
-            v = verts[faces]
+            # counts follow the areas of the bare head: the hair shell spreads the scalp's Gaussians wider
+            # instead of taking them from the face (issue 14)
+            n_hair = int(getattr(head, "n_hair", 0))
+            bare = fit.params
+            if n_hair:
+                shape = fit.params.shape.clone()
+                shape[:, -n_hair:] = 0.0
+                bare = fit.params.replace(shape=shape)
+            v = (head(bare)[0] if n_hair else verts)[faces]
             areas = 0.5 * torch.linalg.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0], dim=-1).norm(dim=-1)
             regions = head.face_regions
             weights = np.ones(len(faces))

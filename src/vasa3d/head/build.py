@@ -17,7 +17,7 @@ from vasa3d.arkit import ARKIT_NAMES
 from vasa3d.errors import InputError, MissingAssetError
 from vasa3d.head.model import HeadModel
 
-BUILTIN_CONFIG = {"kind": "builtin", "version": 1}
+BUILTIN_CONFIG = {"kind": "builtin", "version": 2}
 FLAME_KEYS = {"kind", "sha256", "n_shape", "n_expression"}
 
 
@@ -37,9 +37,14 @@ def build_head(config: dict | None = None, model_file: str | os.PathLike | None 
     config = dict(BUILTIN_CONFIG if config is None else config)
     kind = config.get("kind", "builtin")
     if kind == "builtin":
-        from vasa3d.head.builtin import REGIONS, build_builtin_arrays
+        from vasa3d.head.builtin import BUILTIN_VERSIONS, REGIONS, build_builtin_arrays
 
-        return HeadModel(build_builtin_arrays(), BUILTIN_CONFIG, REGIONS, ARKIT_NAMES)
+        version = config.get("version", 1)
+        if set(config) - {"kind", "version"} or version not in BUILTIN_VERSIONS or isinstance(version, bool):
+            raise InputError(f"the built-in head record {str(config)[:80]} is not one this vasa3d knows "
+                             f"(versions {', '.join(map(str, BUILTIN_VERSIONS))}); re-create the avatar")
+        return HeadModel(build_builtin_arrays(version), {"kind": "builtin", "version": version}, REGIONS,
+                         ARKIT_NAMES)
     if kind == "flame":
         from vasa3d.head.flame import load_flame
 

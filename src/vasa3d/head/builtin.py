@@ -46,6 +46,18 @@ IRIS_RADIUS = 0.0058
 SKULL_CENTRE = np.array([0.0, 0.012, -0.004])
 SKULL_RADII = np.array([0.076, 0.108, 0.100])
 SCALP_RINGS = 12
+#: version 1: the head of avatars made before the hair shell; 2: with the hair shell's shape components
+BUILTIN_VERSIONS = (1, 2)
+BUILTIN_VERSION = 2
+#: the hair shell: scalp vertices move out from the skull centre by a profile over the angle from the top
+#: of the head, seen from the front (0 degrees: up, 90: level with the skull centre); one shape component
+#: per angle, a smooth bump over the profile, symmetric left-right.  The face and the neck never move; the
+#: scalp's rings reach full strength HAIR_RAMP_T of the way from the face outline to the back pole
+HAIR_ANGLES_DEG = (0.0, 21.0, 42.0, 63.0, 84.0, 105.0)
+HAIR_BUMP_DEG = 16.0
+#: ...and fades out between these angles: level with the ear lobes, above the jaw's corner (about 135)
+HAIR_FADE_DEG = (104.0, 118.0)
+HAIR_RAMP_T = 0.25
 
 
 def _smoothstep(e0: float, e1: float, x):
@@ -236,9 +248,14 @@ def _ear_bump(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.sign(q[:, 0]) * 0.016 * g, g
 
 
-@lru_cache(maxsize=1)
-def build_builtin_arrays() -> dict[str, np.ndarray]:
-    """All arrays of the built-in head (numpy, float64 / int64); cached per process."""
+@lru_cache(maxsize=2)
+def build_builtin_arrays(version: int = BUILTIN_VERSION) -> dict[str, np.ndarray]:
+    """All arrays of the built-in head (numpy, float64 / int64); cached per process.
+
+    ``version`` 2 (the default) adds the hair shell's shape components (:data:`HAIR_ANGLES_DEG`) after
+    version 1's; avatars made on version 1 are rebuilt on it."""
+    if version not in BUILTIN_VERSIONS:
+        raise ValueError(f"built-in head version {version!r} is not one of {BUILTIN_VERSIONS}")
     from vasa3d.head.blendshapes import build_blendshapes
     from vasa3d.head.shape_basis import build_shape_basis
 
@@ -289,6 +306,7 @@ def build_builtin_arrays() -> dict[str, np.ndarray]:
                                                       - SKULL_CENTRE, axis=1)
     rows = [np.asarray(oval)]
     scalp_ids = []
+    scalp_t = {}  # vertex id -> how far back its ring lies (0 at the face outline, 1 at the back pole)
     for k in range(1, SCALP_RINGS):
         t = k / SCALP_RINGS
         polar = polar0 + t * (math.pi - polar0)
@@ -308,7 +326,9 @@ def build_builtin_arrays() -> dict[str, np.ndarray]:
         ids = b.add(q, reg, w)
         rows.append(ids)
         scalp_ids.append(ids)
+        scalp_t.update({int(i): t for i in ids})
     pole = b.add(_skull_point(np.array([0.0, 0.0, -1.0])), R["scalp"], _w(neck=1.0))[0]
+    scalp_t[int(pole)] = 1.0
     tri = _grid_triangles(rows, closed=True)
     last = rows[-1]
     tri += [(pole, last[k], last[(k + 1) % len(last)]) for k in range(len(last))]
@@ -390,6 +410,12 @@ def build_builtin_arrays() -> dict[str, np.ndarray]:
         "teeth": np.concatenate(teeth_ids), "tongue": tongue, "scalp": np.concatenate(scalp_ids),
         "eyeball_right": ids_r, "eyeball_left": ids_l,
     }
+    if version >= 2:
+        ramp = np.zeros(len(V))
+        ids = np.fromiter(scalp_t, np.int64)
+        ramp[ids] = _smoothstep(0.0, HAIR_RAMP_T, np.array([scalp_t[int(i)] for i in ids]))
+        arrays["hair_ramp"] = ramp
+        arrays["n_hair"] = np.array(len(HAIR_ANGLES_DEG))
     arrays.update(build_shape_basis(arrays))
     arrays.update(build_blendshapes(arrays))
     return arrays

@@ -38,6 +38,9 @@ class FitConfig:
     """Landmark weight of the eyelids and irises."""
     outline_weight: float = 0.5
     """Landmark weight of the face outline (mediapipe places it least reliably)."""
+    hair: bool = True
+    """Grow the scalp out to the hair's outline in the person mask (a head with hair components only:
+    :mod:`vasa3d.head.hair`)."""
 
 
 @dataclass
@@ -152,7 +155,8 @@ def fit_portrait(analysis, head: HeadModel, config: FitConfig | None = None) -> 
     """Fit identity, expression and camera (pose + focal length) to a portrait's landmarks.
 
     Args:
-        analysis: a :class:`vasa3d.face.PortraitAnalysis` (its ``landmarks`` and ``image`` size).
+        analysis: a :class:`vasa3d.face.PortraitAnalysis` (its ``landmarks``, ``image`` size and person
+            ``mask``, which the hair shell is fitted to).
         head: the head model; its ``landmark_vertices`` give the correspondences.
         config: :class:`FitConfig`.
 
@@ -160,8 +164,14 @@ def fit_portrait(analysis, head: HeadModel, config: FitConfig | None = None) -> 
         :class:`FittedPortrait` (params with B = 1, canonical pose; the camera carries the pose).
     """
     h, w = analysis.image.shape[:2]
+    cfg = config or FitConfig()
     with single_thread():
-        return fit_landmarks(analysis.landmarks, w, h, head, config)
+        fit = fit_landmarks(analysis.landmarks, w, h, head, cfg)
+        if cfg.hair and getattr(head, "n_hair", 0):
+            from vasa3d.head.hair import fit_hair
+
+            fit = fit_hair(fit, head, analysis.mask)
+    return fit
 
 
 def fit_landmarks(landmarks: np.ndarray, width: int, height: int, head: HeadModel,

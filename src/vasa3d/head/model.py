@@ -58,6 +58,8 @@ class HeadModel(nn.Module):
         self.regions = tuple(regions)
         self.expression_names = tuple(expression_names)
         self._config = dict(config)
+        #: the last ``n_hair`` shape components are the hair shell's (:func:`vasa3d.head.hair.fit_hair`)
+        self.n_hair = int(arrays.get("n_hair", 0))
         self._extra = {k: torch.as_tensor(v) for k, v in arrays.items()
                        if k in ("mirror", "teeth", "tongue", "eyeball_right", "eyeball_left", "jaw_weights")}
 

@@ -45,6 +45,36 @@ def _fields(X: np.ndarray, anchors: np.ndarray, sigma: float) -> tuple[list[np.n
     return sym, asym
 
 
+def hair_profile(phi_deg: np.ndarray) -> np.ndarray:
+    """``(..., K)`` weights of the hair shell's K components at angles ``phi_deg`` from the top of the head
+    (seen from the front, either side): smooth bumps that add up to 1, faded out between
+    :data:`~vasa3d.head.builtin.HAIR_FADE_DEG` (the jaw, the skin under it and the neck never move)."""
+    from vasa3d.head.builtin import HAIR_ANGLES_DEG, HAIR_BUMP_DEG, HAIR_FADE_DEG
+
+    phi = np.asarray(phi_deg, np.float64)[..., None]
+    g = np.exp(-0.5 * ((phi - np.asarray(HAIR_ANGLES_DEG)) / HAIR_BUMP_DEG) ** 2)
+    t = np.clip((phi - HAIR_FADE_DEG[0]) / (HAIR_FADE_DEG[1] - HAIR_FADE_DEG[0]), 0.0, 1.0)
+    return g / g.sum(-1, keepdims=True) * (1.0 - t * t * (3 - 2 * t))
+
+
+def hair_fields(X: np.ndarray, ramp: np.ndarray) -> list[np.ndarray]:
+    """The hair shell's unit fields ``(N, 3)`` at points ``X``: out from the skull centre, by
+    :func:`hair_profile` of each point's angle from the top (seen from the front) times ``ramp (N,)``; toward
+    straight behind the centre points blend into the profile's mean (in front of the centre, under the jaw,
+    nothing moves)."""
+    from vasa3d.head.builtin import SKULL_CENTRE
+
+    d = X - SKULL_CENTRE
+    r = np.linalg.norm(d, axis=1)
+    u = d / np.maximum(r, 1e-9)[:, None]
+    phi = np.degrees(np.arctan2(np.abs(d[:, 0]), d[:, 1]))
+    back = np.clip(-u[:, 2], 0.0, 1.0)[:, None]  # 1 straight behind the centre, 0 beside it and in front
+    prof = hair_profile(phi)
+    k = prof.shape[1]
+    weight = ((1 - back) * prof + back / k) * ramp[:, None]
+    return [u * weight[:, j:j + 1] for j in range(k)]
+
+
 def build_shape_basis(a: dict) -> dict[str, np.ndarray]:
     V = a["v_template"]
     # eyeball vertices sample the field at their eyeball's centre
@@ -70,6 +100,11 @@ def build_shape_basis(a: dict) -> dict[str, np.ndarray]:
         fields_v.append(fv)
         fields_j.append(fj)
         prior.append(1.0)
+    if "hair_ramp" in a:  # built-in head version 2: the hair shell, last (version 1's indices stay)
+        for fv in hair_fields(X, a["hair_ramp"]):
+            fields_v.append(fv)
+            fields_j.append(np.zeros_like(J))
+            prior.append(1.0)
     shapedirs = np.stack(fields_v, -1) * 0.01  # (V, 3, S) metres per unit
     joint_shapedirs = np.stack(fields_j, -1) * 0.01
     joint_shapedirs[0] = 0.0  # the root stays at the head centre

@@ -103,9 +103,14 @@ class PortraitBackdrop:
         mask: ``(S, S)`` uint8 person foreground (255 = person).
         head_alpha: ``(size, size)`` float, the avatar's opacity at rest from the portrait's view.
         size: output side in pixels.
+        cover: ``(size, size)`` float, the opacity at rest of what the avatar carries whole (head and hair,
+            not the neck that fades into the photo's): the photo's person is taken out of the body layer
+            wherever it shows at all, so the photo's own hairline cannot follow the head on the flat body
+            layer as a ghost outline.  None: only where ``head_alpha`` is opaque.
     """
 
-    def __init__(self, image: np.ndarray, mask: np.ndarray, head_alpha: np.ndarray, size: int):
+    def __init__(self, image: np.ndarray, mask: np.ndarray, head_alpha: np.ndarray, size: int,
+                 cover: np.ndarray | None = None):
         import cv2
 
         interp = cv2.INTER_AREA if image.shape[0] >= size else cv2.INTER_CUBIC
@@ -119,6 +124,9 @@ class PortraitBackdrop:
         # the plate shows only where the head is opaque at rest; at its soft edge the photo stays
         # under it, so the still frame is the photo (a turned head may uncover a sliver of old edge)
         head_core = cv2.erode((head > 0.98).astype(np.float32), kernel)
+        if cover is not None:
+            whole = cv2.dilate((np.asarray(cover, np.float32).reshape(size, size) > 0.05).astype(np.float32), kernel)
+            head_core = np.maximum(head_core, whole)
         body = cv2.dilate(person.astype(np.float32), kernel)
         self.body_alpha = (cv2.GaussianBlur(body, (k, k), 0) * (1.0 - cv2.GaussianBlur(head_core, (k, k), 0)))[..., None]
         self.photo = photo.astype(np.float32) / 255.0
