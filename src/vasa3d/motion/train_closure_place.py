@@ -14,6 +14,12 @@ synthesizer's consonant tables anew for each clip (:func:`varied_synthesizer`), 
 its nasals real murmurs (:func:`nasal_murmurs`), ``--function-words`` mixes function words into
 the texts. Nothing here reads a recorded test file.
 
+Recorded-voice synthesis (tried for a third version, not shipped; docs/motion.md, "Third
+version"): ``--flite DIR``, ``--festival DIR`` and ``--finnish DIR`` add corpora of flite's and
+festival's voices (diphone voices are concatenated recordings of real speakers), each made in DIR
+first when DIR holds none (:func:`make_flite_corpus`, :func:`make_festival_corpus`; flite and
+festival are needed for that only). ``--festival F --flite L`` rebuilds that version's weights.
+
 Training: an ensemble of small perceptrons (torch, one thread, fixed seeds, so a rerun gives the
 same weights up to float rounding), class-balanced logistic loss. The decision threshold is the
 highest at which ``recall`` (97 %) of the held-out synthesized /p b m/ keep at least one dip.
@@ -533,6 +539,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="also train on the festival corpus in DIR (made there first when DIR has none; "
                              "see make_festival_corpus)")
     parser.add_argument("--festival-clips", type=int, default=900, help="clips of a corpus made by --festival")
+    parser.add_argument("--finnish", metavar="DIR",
+                        help="also train on a festival corpus of the Finnish diphone voices in DIR (made there "
+                             "first when DIR has none: 600 clips, seed 3)")
     parser.add_argument("--rescale", type=float, default=0.5,
                         help="share of the flite clips given another speaker's scale (rescale_speaker)")
     parser.add_argument("--quick", action="store_true", help="12 clips, for a check")
@@ -541,8 +550,11 @@ def main(argv: list[str] | None = None) -> None:
     from pathlib import Path
 
     corpora = []
+    def finnish(folder, clips):
+        make_festival_corpus(folder, clips, seed=3, voices=FESTIVAL_FINNISH)
+
     for folder, make, n in ((args.festival, make_festival_corpus, args.festival_clips),
-                            (args.flite, make_flite_corpus, args.flite_clips)):
+                            (args.finnish, finnish, 600), (args.flite, make_flite_corpus, args.flite_clips)):
         if folder is not None:
             if not any(Path(folder).glob("clip*.json")):
                 make(folder, 12 if args.quick else n)
