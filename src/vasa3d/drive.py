@@ -79,8 +79,6 @@ def check_motion_fits(motion: MotionLatent, avatar, source: str) -> None:
 #: neck on screen (as the meshwarp animator does): the avatar's neck below the jaw is seen in the photo
 #: only in part, and rendered over the real one it cost 5 dB outside the face (issue 13)
 NECK_FADE_M = (-0.07, -0.13)
-#: mediapipe's landmark at the bottom of the chin
-CHIN_LANDMARK = 152
 
 
 class _PortraitScene:
@@ -111,19 +109,22 @@ class _PortraitScene:
             rest = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0]
             alpha = rasterize(self.fade(rest), cam, size, size, backend=backend).alpha[0, ..., 0].numpy()
             cover = None
-            if len(self.keep) and getattr(avatar.head, "n_hair", 0):  # the head and its hair shell, no neck
+            if len(self.keep) and getattr(avatar.head, "n_hair", 0):  # the hair shell's Gaussians alone
+                zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
+                hair_faces = _hair_faces(avatar.head, avatar.head(avatar.head_params(zd, zp))[0].detach())
                 logits = rest.opacity_logits.clone()
-                logits[self.neck] = -30.0
+                logits[~torch.as_tensor(hair_faces)[avatar.parent.cpu()].to(logits.device)] = -30.0
                 cover = rasterize(dataclasses.replace(rest, opacity_logits=logits), cam, size, size,
                                   backend=backend).alpha[0, ..., 0].numpy()
-                # ...above the chin: below it the photo's own neck and collar stay under the fading neck
-                zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
-                chin = avatar.head.landmarks(avatar.head_params(zd, zp))[0, CHIN_LANDMARK]
-                chin_row = float(cam.project(chin.reshape(1, 3))[0][0, 1])
-                rows = np.arange(size, dtype=np.float32)[:, None] + 0.5
-                cover = cover * np.clip((chin_row - rows) / max(2.0, size / 64), 0.0, 1.0)
         self.backdrop = PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(),
                                          alpha, size, cover)
+        self.hair = None
+        if cover is not None:  # the hair shell carries the hair: the photo's detail goes onto it
+            from vasa3d.render.composite import composite
+
+            rest_out = rasterize(self.fade(rest), cam, size, size, backend=backend)
+            rest_frame = composite(rest_out.color[0].numpy(), rest_out.alpha[0].numpy(), self.backdrop.layer())
+            self.hair = _HairDetail(avatar, rest_frame, cam, size)
 
     def fade(self, gaussians):
         """``gaussians`` with the neck's opacities scaled down toward the body."""
@@ -139,6 +140,85 @@ class _PortraitScene:
         uv, _ = camera.project(torch.stack([self.neck_rest, gaussians.means[self.neck].mean(0)]))
         dx, dy = (uv[1] - uv[0]).tolist()
         return self.backdrop.layer((dx, dy))
+
+
+def _hair_faces(head, verts) -> np.ndarray:
+    """``(F,)`` bool: the hair shell's triangles (touching the scalp or ears, not under the jaw) of ``head``
+    posed as ``verts (V, 3)``."""
+    from vasa3d.head.builtin import SKULL_CENTRE
+
+    faces = head.faces.cpu().numpy()
+    hair_ids = [head.regions.index(n) for n in ("scalp", "ears") if n in head.regions]
+    centre = verts[faces].mean(1).numpy() - SKULL_CENTRE
+    under = np.degrees(np.arctan2(np.abs(centre[:, 0]), centre[:, 1])) > 118.0
+    # a triangle with any corner on the scalp: the ring along the hairline alternates face and scalp triangles
+    return np.isin(head.vertex_regions.cpu().numpy(), hair_ids)[faces].any(1) & ~under
+
+
+class _HairDetail:
+    """What the frame at rest misses of the photo on the hair shell (the photo minus the rest frame, where
+    the shell's triangles show), carried by the shell to every frame: at the portrait's view and at rest the
+    hair is the photo's, strand for strand and up to its soft edge, and it turns with the head as the shell
+    does.  Only in its photo (``--background portrait``): elsewhere the photo's light and detail have no place."""
+
+    def __init__(self, avatar, rest_frame: np.ndarray, camera, size: int):
+        import cv2
+        from scipy import ndimage
+
+        from vasa3d.train.regions import mesh_raster
+
+        self.avatar, self.size = avatar, size
+        image = avatar.portrait["image"].numpy()
+        photo = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if image.shape[0] >= size
+                           else cv2.INTER_CUBIC).astype(np.float32) / 255.0
+        head = avatar.head
+        zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
+        verts = head(avatar.head_params(zd, zp))[0].detach()
+        self.faces = head.faces.cpu().numpy()
+        self.hair_faces = _hair_faces(head, verts)
+        self.hair_vertices = np.unique(self.faces[self.hair_faces])
+        self.reach = max(2.0, size / 24)  # the avatar's soft edge reaches past the shell's outline
+        raster = mesh_raster(verts, head.faces, camera)
+        on_hair = self._on_hair(raster)
+        near = (ndimage.distance_transform_edt(~on_hair) <= self.reach) & ((raster.tri_id < 0) | on_hair)
+        self.residual = np.where(near[..., None], photo - rest_frame.astype(np.float32) / 255.0, 0.0)
+        self.residual = self.residual.astype(np.float32)
+        self.rest_uv = camera.project(verts)[0].numpy().astype(np.float32)  # (V, 2) pixels at rest
+
+    def _on_hair(self, raster) -> np.ndarray:
+        covered = raster.tri_id >= 0
+        on_hair = np.zeros_like(covered)
+        on_hair[covered] = self.hair_faces[raster.tri_id[covered]]
+        return on_hair
+
+    def add(self, frame: np.ndarray, z_dyn, z_pose, camera) -> np.ndarray:
+        """``frame (S, S, 3) uint8`` with the detail added where the posed hair shell shows."""
+        from scipy import ndimage
+
+        from vasa3d.animate.raster import interpolate, sample_bilinear
+        from vasa3d.train.regions import mesh_raster
+
+        head = self.avatar.head
+        verts = head(self.avatar.head_params(z_dyn, z_pose))[0].detach()
+        raster = mesh_raster(verts, head.faces, camera.to("cpu"))
+        on_hair = self._on_hair(raster)
+        if not on_hair.any():
+            return frame
+        uv = interpolate(self.rest_uv, self.faces, raster)
+        # a pixel just outside the shell reads the photo as far beyond the nearest shell pixel's point
+        dist, (iy, ix) = ndimage.distance_transform_edt(~on_hair, return_indices=True)
+        near = (dist <= self.reach) & ((raster.tri_id < 0) | on_hair)  # not onto the face beside the hair
+        rows, cols = np.nonzero(near)
+        at = uv[iy[near], ix[near]] + np.stack([cols - ix[near], rows - iy[near]], 1)
+        detail = sample_bilinear(self.residual, at[None].astype(np.float32))[0]
+        # beyond the shell the photo's soft hair edge fits only near rest: it fades out as the shell's outline
+        # moves away from where it was (a halo of old edge around a turned head otherwise)
+        moved = np.abs(camera.to("cpu").project(verts)[0].numpy() - self.rest_uv)[self.hair_vertices]
+        outer = ~on_hair[rows, cols]
+        detail[outer] *= float(np.clip(1.0 - np.median(moved.max(1)) / self.reach, 0.0, 1.0))
+        out = frame.copy()
+        out[near] = np.clip(frame[near].astype(np.float32) + 255.0 * detail + 0.5, 0, 255).astype(np.uint8)
+        return out
 
 
 def render_frames(avatar, motion: MotionLatent, config: RenderConfig | None = None,
@@ -173,7 +253,10 @@ def render_frames(avatar, motion: MotionLatent, config: RenderConfig | None = No
                 gaussians = scene.fade(gaussians)
                 background = scene.background(gaussians, cameras[t])
             out = rasterize(gaussians, cameras[t], size, size, background=black, backend=config.backend)
-            yield composite(out.color[0].numpy(), out.alpha[0].numpy(), background)
+            frame = composite(out.color[0].numpy(), out.alpha[0].numpy(), background)
+            if scene is not None and scene.hair is not None:
+                frame = scene.hair.add(frame, z_dyn[t:t + 1], z_pose[t:t + 1], cameras[t])
+            yield frame
 
 
 def write_frames(output: Path, frames, fps: float, audio=None, sr: int = 16000) -> Path:
