@@ -206,10 +206,18 @@ class _HairDetail:
             return frame
         uv = interpolate(self.rest_uv, self.faces, raster)
         # a pixel just outside the shell reads the photo as far beyond the nearest shell pixel's point
-        dist, (iy, ix) = ndimage.distance_transform_edt(~on_hair, return_indices=True)
-        near = (dist <= self.reach) & ((raster.tri_id < 0) | on_hair)  # not onto the face beside the hair
+        # (within the hair's bounding box grown by the reach: the distance transform is the cost)
+        ys, xs = np.nonzero(on_hair)
+        pad = int(np.ceil(self.reach)) + 1
+        y0, x0 = max(0, ys.min() - pad), max(0, xs.min() - pad)
+        y1, x1 = min(self.size, ys.max() + pad + 1), min(self.size, xs.max() + pad + 1)
+        box = on_hair[y0:y1, x0:x1]
+        dist, (iy, ix) = ndimage.distance_transform_edt(~box, return_indices=True)
+        near = (dist <= self.reach) & ((raster.tri_id[y0:y1, x0:x1] < 0) | box)  # not onto the face beside it
         rows, cols = np.nonzero(near)
-        at = uv[iy[near], ix[near]] + np.stack([cols - ix[near], rows - iy[near]], 1)
+        iy, ix = iy[near], ix[near]
+        at = uv[iy + y0, ix + x0] + np.stack([cols - ix, rows - iy], 1)
+        rows, cols = rows + y0, cols + x0
         detail = sample_bilinear(self.residual, at[None].astype(np.float32))[0]
         # beyond the shell the photo's soft hair edge fits only near rest: it fades out as the shell's outline
         # moves away from where it was (a halo of old edge around a turned head otherwise)
@@ -217,7 +225,7 @@ class _HairDetail:
         outer = ~on_hair[rows, cols]
         detail[outer] *= float(np.clip(1.0 - np.median(moved.max(1)) / self.reach, 0.0, 1.0))
         out = frame.copy()
-        out[near] = np.clip(frame[near].astype(np.float32) + 255.0 * detail + 0.5, 0, 255).astype(np.uint8)
+        out[rows, cols] = np.clip(frame[rows, cols].astype(np.float32) + 255.0 * detail + 0.5, 0, 255).astype(np.uint8)
         return out
 
 
