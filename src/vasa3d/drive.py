@@ -106,25 +106,28 @@ class _PortraitScene:
                 self.keep = ((rest.means[self.neck, 1] - lo) / (hi - lo)).clamp(0.0, 1.0)
             self.neck_rest = rest.means[self.neck].mean(0)
             cam = view_camera(avatar.camera, avatar.head_center.detach().reshape(3), 0.0, 0.0, size)
-            rest = avatar(torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim))[0]
-            alpha = rasterize(self.fade(rest), cam, size, size, backend=backend).alpha[0, ..., 0].numpy()
-            cover = None
+            zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
+            rest = avatar(zd, zp)[0]
+            rest_out = rasterize(self.fade(rest), cam, size, size, backend=backend)
+            alpha = rest_out.alpha[0, ..., 0].numpy()
+            cover = hair = None
             if len(self.keep) and getattr(avatar.head, "n_hair", 0):  # the hair shell's Gaussians alone
-                zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
-                hair_faces = _hair_faces(avatar.head, avatar.head(avatar.head_params(zd, zp))[0].detach())
+                from vasa3d.head.hair import hair_faces
+
+                rest_verts = avatar.head(avatar.head_params(zd, zp))[0].detach()
+                hair = hair_faces(avatar.head, rest_verts)
                 logits = rest.opacity_logits.clone()
-                logits[~torch.as_tensor(hair_faces)[avatar.parent.cpu()].to(logits.device)] = -30.0
+                logits[~torch.as_tensor(hair)[avatar.parent.cpu()].to(logits.device)] = -30.0
                 cover = rasterize(dataclasses.replace(rest, opacity_logits=logits), cam, size, size,
                                   backend=backend).alpha[0, ..., 0].numpy()
         self.backdrop = PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(),
                                          alpha, size, cover)
         self.hair = None
-        if cover is not None:  # the hair shell carries the hair: the photo's detail goes onto it
+        if hair is not None:  # the hair shell carries the hair: the photo's detail goes onto it
             from vasa3d.render.composite import composite
 
-            rest_out = rasterize(self.fade(rest), cam, size, size, backend=backend)
             rest_frame = composite(rest_out.color[0].numpy(), rest_out.alpha[0].numpy(), self.backdrop.layer())
-            self.hair = _HairDetail(avatar, rest_frame, cam, size)
+            self.hair = _HairDetail(avatar, rest_frame, cam, size, rest_verts, hair)
 
     def fade(self, gaussians):
         """``gaussians`` with the neck's opacities scaled down toward the body."""
@@ -142,26 +145,14 @@ class _PortraitScene:
         return self.backdrop.layer((dx, dy))
 
 
-def _hair_faces(head, verts) -> np.ndarray:
-    """``(F,)`` bool: the hair shell's triangles (touching the scalp or ears, not under the jaw) of ``head``
-    posed as ``verts (V, 3)``."""
-    from vasa3d.head.builtin import SKULL_CENTRE
-
-    faces = head.faces.cpu().numpy()
-    hair_ids = [head.regions.index(n) for n in ("scalp", "ears") if n in head.regions]
-    centre = verts[faces].mean(1).numpy() - SKULL_CENTRE
-    under = np.degrees(np.arctan2(np.abs(centre[:, 0]), centre[:, 1])) > 118.0
-    # a triangle with any corner on the scalp: the ring along the hairline alternates face and scalp triangles
-    return np.isin(head.vertex_regions.cpu().numpy(), hair_ids)[faces].any(1) & ~under
-
-
 class _HairDetail:
     """What the frame at rest misses of the photo on the hair shell (the photo minus the rest frame, where
     the shell's triangles show), carried by the shell to every frame: at the portrait's view and at rest the
     hair is the photo's, strand for strand and up to its soft edge, and it turns with the head as the shell
     does.  Only in its photo (``--background portrait``): elsewhere the photo's light and detail have no place."""
 
-    def __init__(self, avatar, rest_frame: np.ndarray, camera, size: int):
+    def __init__(self, avatar, rest_frame: np.ndarray, camera, size: int, verts, hair_faces: np.ndarray):
+        """``verts (V, 3)``: the head at rest; ``hair_faces (F,)``: :func:`vasa3d.head.hair.hair_faces`."""
         import cv2
         from scipy import ndimage
 
@@ -172,10 +163,8 @@ class _HairDetail:
         photo = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if image.shape[0] >= size
                            else cv2.INTER_CUBIC).astype(np.float32) / 255.0
         head = avatar.head
-        zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
-        verts = head(avatar.head_params(zd, zp))[0].detach()
         self.faces = head.faces.cpu().numpy()
-        self.hair_faces = _hair_faces(head, verts)
+        self.hair_faces = hair_faces
         self.hair_vertices = np.unique(self.faces[self.hair_faces])
         self.reach = max(2.0, size / 24)  # the avatar's soft edge reaches past the shell's outline
         raster = mesh_raster(verts, head.faces, camera)
@@ -200,7 +189,8 @@ class _HairDetail:
 
         head = self.avatar.head
         verts = head(self.avatar.head_params(z_dyn, z_pose))[0].detach()
-        raster = mesh_raster(verts, head.faces, camera.to("cpu"))
+        camera = camera.to("cpu")
+        raster = mesh_raster(verts, head.faces, camera)
         on_hair = self._on_hair(raster)
         if not on_hair.any():
             return frame
@@ -221,7 +211,7 @@ class _HairDetail:
         detail = sample_bilinear(self.residual, at[None].astype(np.float32))[0]
         # beyond the shell the photo's soft hair edge fits only near rest: it fades out as the shell's outline
         # moves away from where it was (a halo of old edge around a turned head otherwise)
-        moved = np.abs(camera.to("cpu").project(verts)[0].numpy() - self.rest_uv)[self.hair_vertices]
+        moved = np.abs(camera.project(verts)[0].numpy() - self.rest_uv)[self.hair_vertices]
         outer = ~on_hair[rows, cols]
         detail[outer] *= float(np.clip(1.0 - np.median(moved.max(1)) / self.reach, 0.0, 1.0))
         out = frame.copy()

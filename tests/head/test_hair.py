@@ -110,3 +110,29 @@ def test_the_avatar_file_of_a_version_1_head_still_loads():
     avatar = load_avatar(Path(__file__).parents[1] / "data" / "serve" / "astronaut-small.vasa3d")
     assert avatar.head.config() == {"kind": "builtin", "version": 1}
     assert avatar.shape.shape[1] == avatar.head.n_shape == build_head().n_shape - build_head().n_hair
+
+
+def test_hair_faces_are_the_triangles_the_shell_moves(astronaut_fit, head):
+    from vasa3d.head.hair import hair_faces
+
+    bare = astronaut_fit.params.replace(shape=astronaut_fit.params.shape.clone())
+    bare.shape[0, -head.n_hair:] = 0.0
+    rest = head(astronaut_fit.params)[0]
+    moved = (rest - head(bare)[0]).norm(dim=-1).numpy() > 1e-3
+    faces = head.faces.numpy()
+    hair = hair_faces(head, rest)
+    # the triangles the shell moves that the portrait shows carry the photo's hair detail
+    from vasa3d.train.regions import mesh_raster
+
+    tri = mesh_raster(rest, head.faces, astronaut_fit.camera).tri_id
+    seen = np.zeros(len(faces), bool)
+    seen[np.unique(tri[tri >= 0])] = True
+    assert (seen & moved[faces].any(1)).sum() > 100
+    share = hair[seen & moved[faces].any(1)].mean()
+    print(f"hair detail on {share:.1%} of the seen triangles the shell moves")
+    # (87%: those left out are past the profile's fade, more than 118 degrees from the top, where only the
+    # blend toward the back's mean moves them)
+    assert share > 0.8
+    face_only = np.isin(head.vertex_regions.numpy(), [head.regions.index("face")])[faces].all(1)
+    assert not hair[face_only].any()
+    assert 0.1 < hair.mean() < 0.6

@@ -101,10 +101,9 @@ def _under_jaw(V: np.ndarray) -> np.ndarray:
     """``(V,)`` bool: canonical points under the jaw (:data:`UNDER_JAW_DEG`); hair hanging beside the jaw's
     corner above them stays hair."""
     from vasa3d.head.builtin import SKULL_CENTRE
+    from vasa3d.head.shape_basis import angle_from_top
 
-    d = V - SKULL_CENTRE
-    phi = np.degrees(np.arctan2(np.abs(d[:, 0]), d[:, 1]))
-    return (phi > UNDER_JAW_DEG) & (d[:, 2] > -0.01)
+    return (angle_from_top(V) > UNDER_JAW_DEG) & (V[:, 2] - SKULL_CENTRE[2] > -0.01)
 
 
 def _diffuse_colours(colour: np.ndarray, known: np.ndarray, faces: np.ndarray, groups: list[np.ndarray],

@@ -25,7 +25,7 @@ import torch
 
 from vasa3d.head.model import HeadModel
 
-__all__ = ["HairConfig", "fit_hair", "outline_radii"]
+__all__ = ["HairConfig", "fit_hair", "hair_faces", "outline_radii"]
 
 
 @dataclass
@@ -101,6 +101,8 @@ def fit_hair(fit, head: HeadModel, mask: np.ndarray, config: HairConfig | None =
         px_per_m = float(cam.K.reshape(3, 3)[0, 0]) / float(depth.reshape(-1)[0])
         target = outline_radii(person, centre, angles)
         seen = (target > 0).all(0)
+        if not seen.any():  # the mask does not hold the head's centre: nothing to fit to
+            return fit
         # the components' profile at each compared angle, in metres per unit
         A = hair_profile(angles)[seen] * 0.01
         shape = fit.params.shape.clone()
@@ -112,9 +114,21 @@ def fit_hair(fit, head: HeadModel, mask: np.ndarray, config: HairConfig | None =
             sil = mesh_silhouette(verts, head.faces, cam)
             have = outline_radii(sil, centre, angles)
             gap = ((target - have)[:, seen]).mean(0) / px_per_m  # metres the scalp should move out
-            if not seen.any():
-                break
             lhs = A.T @ A + cfg.ridge * 1e-4 * np.eye(K)
             coeffs = np.clip(coeffs + np.linalg.solve(lhs, A.T @ gap), lo, hi)
         shape[0, -K:] = torch.as_tensor(coeffs, dtype=shape.dtype)
     return dataclasses.replace(fit, params=fit.params.replace(shape=shape))
+
+
+def hair_faces(head: HeadModel, verts) -> np.ndarray:
+    """``(F,)`` bool: the hair shell's triangles of ``head`` posed at rest as ``verts (V, 3)``: those touching
+    the scalp or ears (the ring along the hairline alternates face and scalp triangles), without those the
+    shell does not move (past :data:`~vasa3d.head.builtin.HAIR_FADE_DEG`: the jaw's underside)."""
+    from vasa3d.head.builtin import HAIR_FADE_DEG
+    from vasa3d.head.shape_basis import angle_from_top
+
+    faces = head.faces.cpu().numpy()
+    hair_ids = [head.regions.index(n) for n in ("scalp", "ears") if n in head.regions]
+    centres = torch.as_tensor(verts).detach().cpu().numpy()[faces].mean(1)
+    return np.isin(head.vertex_regions.cpu().numpy(), hair_ids)[faces].any(1) & (
+        angle_from_top(centres) <= HAIR_FADE_DEG[1])

@@ -45,6 +45,16 @@ def _fields(X: np.ndarray, anchors: np.ndarray, sigma: float) -> tuple[list[np.n
     return sym, asym
 
 
+def angle_from_top(points: np.ndarray) -> np.ndarray:
+    """``(N,)`` degrees: each canonical point's angle from straight up, seen from the front around the skull
+    centre, either side (0 up, 90 level with the centre, 180 straight down): the hair shell's profile
+    coordinate."""
+    from vasa3d.head.builtin import SKULL_CENTRE
+
+    d = np.asarray(points, np.float64) - SKULL_CENTRE
+    return np.degrees(np.arctan2(np.abs(d[:, 0]), d[:, 1]))
+
+
 def hair_profile(phi_deg: np.ndarray) -> np.ndarray:
     """``(..., K)`` weights of the hair shell's K components at angles ``phi_deg`` from the top of the head
     (seen from the front, either side): smooth bumps that add up to 1, faded out between
@@ -67,9 +77,8 @@ def hair_fields(X: np.ndarray, ramp: np.ndarray) -> list[np.ndarray]:
     d = X - SKULL_CENTRE
     r = np.linalg.norm(d, axis=1)
     u = d / np.maximum(r, 1e-9)[:, None]
-    phi = np.degrees(np.arctan2(np.abs(d[:, 0]), d[:, 1]))
     back = np.clip(-u[:, 2], 0.0, 1.0)[:, None]  # 1 straight behind the centre, 0 beside it and in front
-    prof = hair_profile(phi)
+    prof = hair_profile(angle_from_top(X))
     k = prof.shape[1]
     weight = ((1 - back) * prof + back / k) * ramp[:, None]
     return [u * weight[:, j:j + 1] for j in range(k)]
