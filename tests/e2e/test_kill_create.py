@@ -1,7 +1,7 @@
 """``kill -9`` at random moments of ``vasa3d create``, then a rerun: the avatar of an uninterrupted run (issue 15).
 
-Five kill points drawn from a fixed seed: while the frames are made, during training, and in the final
-write (the last checkpoint, the avatar file, removing the work folder). Each run is ``vasa3d create``'s
+Three kill points, one in each phase, at moments drawn from a fixed seed: while the frames are made, during
+training, and in the final write (the last checkpoint, the avatar file, removing the work folder). Each run is ``vasa3d create``'s
 real command line in a child process (its own process group, so the dataset workers die with it) that
 reports every progress event through a pipe; the test kills it at the chosen event plus a random delay.
 
@@ -171,7 +171,7 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
     assert manifest == want_manifest
 
     rng = np.random.default_rng(15)
-    phases = ["frames", "training", "final"] + list(rng.choice(["frames", "training", "final"], 2))
+    phases = ["frames", "training", "final"]  # five points (two more drawn at random) cost 20 s more of the suite
     report = []
     for case, phase in enumerate(phases):
         folder = tmp_path / f"kill{case}"
@@ -211,7 +211,7 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
         assert sorted(p.name for p in folder.iterdir()) == ["a.vasa3d"], (case, phase)  # nothing left behind
     print("kill points (phase, event, delay s, killed, files left, seconds of the killed run and the rerun):",
           *report, sep="\n  ")
-    assert sum(r[3] for r in report) >= 4, report  # they really were interrupted
+    assert sum(r[3] for r in report) >= 2, report  # they really were interrupted (the final write may end first)
 
 
 def test_leftovers_of_a_killed_create_are_removed_and_nothing_else(tmp_path):
