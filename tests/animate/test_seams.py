@@ -70,3 +70,28 @@ def test_no_background_in_the_body_layer_under_the_head(setup):
     under = rasterize_mesh(uv, z, animator.faces, S, S).covered
     distance = np.linalg.norm(animator.layers.body[under] - background, axis=1)
     assert np.mean(distance < 0.15) < 0.04, name
+
+
+def test_a_turning_head_with_its_hair_uncovers_the_wall_not_a_ghost_of_itself(setup):
+    """The hair shell carries the hair, so above the neck a turned head leaves the wall behind it in its old
+    outline: the body layer went on under all of the head (as it must for a bare skull inside the hair), and
+    a turn showed an opaque pale ghost of the head beside the face, trained into avatars as smears. Behind
+    the neck the body (the neck) still continues."""
+    name, analysis, head, animator = setup
+    from vasa3d.animate.raster import rasterize_mesh
+
+    assert head.n_hair > 0
+    verts = animator.vertices(*animator.portrait_latent)
+    uv, z = (t.numpy().astype(np.float32) for t in animator.camera.project(verts))
+    r_neck = list(head.regions).index("neck")
+    rest = rasterize_mesh(uv, z, animator.faces, S, S, face_mask=animator.face_region != r_neck).covered
+    neck = rasterize_mesh(uv, z, animator.faces, S, S, face_mask=animator.face_region == r_neck).covered
+    chin = np.flatnonzero(rest.any(axis=1))[-1]
+    assert animator.layers.body_alpha[neck & rest].mean() > 0.95, name  # the neck goes on behind the jaw
+    for yaw in (-30.0, 30.0):
+        frame = animator.render(*_turned(animator, yaw))
+        uncovered = rest & ~frame["covered"]
+        uncovered[chin - S // 10:] = False  # above the jaw's corner
+        uncovered &= ~neck
+        assert uncovered.sum() > 100, (name, yaw, uncovered.sum())
+        assert frame["mask"][uncovered].mean() < 0.1, (name, yaw, frame["mask"][uncovered].mean())

@@ -7,7 +7,9 @@ Computed once per portrait:
 * ``body``: the person outside the head mesh (long hair, neck, shoulders,
   clothes) with an alpha; under the head's old silhouette its colour is
   inpainted from the surrounding hair and neck, so that what a turning head
-  uncovers inside its old outline continues them.
+  uncovers inside its old outline continues them. A head that carries its hair
+  (the built-in head's hair shell) is the outermost thing above its neck: there
+  the body continues only behind the neck, and a turn uncovers background.
 
 Per frame, the body layer moves with a smooth displacement field spread from
 the head mesh's vertices (:func:`body_flow`): hair next to the head follows the
@@ -50,13 +52,17 @@ def _inpaint(image: np.ndarray, hole: np.ndarray, scale: int = 4, radius: int = 
     return out
 
 
-def make_layers(image: np.ndarray, mask: np.ndarray, head_cover: np.ndarray) -> PortraitLayers:
+def make_layers(image: np.ndarray, mask: np.ndarray, head_cover: np.ndarray,
+                behind_head: np.ndarray | None = None) -> PortraitLayers:
     """Background and body layers of a portrait.
 
     Args:
         image: ``(S, S, 3)`` uint8 portrait crop.
         mask: ``(S, S)`` float32 person foreground in [0, 1].
         head_cover: ``(S, S)`` bool, the fitted head mesh's silhouette in the crop.
+        behind_head: ``(S, S)`` float32 in [0, 1] or None: how much of the body lies behind the head
+            where ``head_cover`` is (the neck's silhouette, for a head mesh that carries the hair); None
+            when the hair reaches beyond the mesh, so the body continues under all of the head.
     """
     img = image.astype(np.float32) / 255.0
     person = (mask > 0.3) | head_cover
@@ -71,7 +77,18 @@ def make_layers(image: np.ndarray, mask: np.ndarray, head_cover: np.ndarray) -> 
     body = img.copy()
     body[under] = filled[under]
     body_alpha = np.clip(mask.astype(np.float32), 0, 1)
-    body_alpha[head_cover] = 1.0
+    if behind_head is None:
+        body_alpha[head_cover] = 1.0
+    else:
+        behind = np.clip(behind_head, 0, 1)
+        body_alpha[head_cover] = behind[head_cover]
+        # the mask's rim just outside the head above its lowest row is the hair's edge (half hair, half wall)
+        # that the mesh did not quite reach: it turns with the head, not stays as a pale crescent
+        rows = np.flatnonzero(head_cover.any(axis=1))
+        if len(rows):
+            rim = ndimage.binary_dilation(head_cover, iterations=max(2, image.shape[0] // 40)) & ~head_cover
+            rim[rows[-1] + 1:] = False
+            body_alpha[rim] *= behind[rim]
     return PortraitLayers(background, body.astype(np.float32), body_alpha.astype(np.float32))
 
 

@@ -438,7 +438,15 @@ class MeshWarpAnimator:
         # fades into it downward, so the head stays joined to the body without a seam
         r_neck = region_id.get("neck", -1)
         head_only = rasterize_mesh(uv0, z0, self.faces, S, S, face_mask=self.face_region != r_neck).covered
-        self.layers: PortraitLayers = make_layers(analysis.image, self.portrait_mask, head_only)
+        behind = None
+        if getattr(head, "n_hair", 0):
+            # the hair shell carries the hair: what a turning head uncovers above its neck is the wall behind
+            # it (the body continued there too, as a pale ghost of the head that the avatar learned as smears
+            # and patches beside the turned face); behind the jaw the neck goes on
+            neck = rasterize_mesh(uv0, z0, self.faces, S, S, face_mask=self.face_region == r_neck).covered
+            grown = cv2.dilate(neck.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(1, S // 128))
+            behind = cv2.GaussianBlur(grown.astype(np.float32), (0, 0), max(1.0, S / 256))
+        self.layers: PortraitLayers = make_layers(analysis.image, self.portrait_mask, head_only, behind)
         y = Vc[:, 1]
         fade = np.clip((y - cfg.neck_fade_m[1]) / (cfg.neck_fade_m[0] - cfg.neck_fade_m[1]), 0, 1)
         self._opacity = np.where(vregion == r_neck, fade, 1.0).astype(np.float32)
