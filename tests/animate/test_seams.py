@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).parent))
 from portraits import PORTRAITS  # noqa: E402
@@ -95,3 +96,26 @@ def test_a_turning_head_with_its_hair_uncovers_the_wall_not_a_ghost_of_itself(se
         uncovered &= ~neck
         assert uncovered.sum() > 100, (name, yaw, uncovered.sum())
         assert frame["mask"][uncovered].mean() < 0.1, (name, yaw, frame["mask"][uncovered].mean())
+
+
+def test_the_side_of_the_neck_a_turn_uncovers_is_drawn_whole(setup):
+    """The neck mesh fades into the body layer downward (the real neck and collar); where a turn shows the side
+    of the neck over the wall there is no body behind it, and faded there it came out as a pale grey strip
+    beside the neck. Every pixel where the fading part of the neck shows is foreground."""
+    name, analysis, head, animator = setup
+    from vasa3d.animate.raster import rasterize_mesh
+
+    faces = animator.faces
+    r_neck = list(head.regions).index("neck")
+    y = animator._canon[:, 1][faces].mean(axis=1)
+    top, bottom = animator.config.neck_fade_m
+    fading = (animator.face_region == r_neck) & (y < top) & (y > bottom + 0.01)
+    for yaw in (-30.0, 30.0):
+        z_dyn, z_pose = _turned(animator, yaw)
+        frame = animator.render(z_dyn, z_pose)
+        uv, z = (t.numpy().astype(np.float32) for t in animator.camera.project(animator.vertices(z_dyn, z_pose)))
+        tri = rasterize_mesh(uv, z, faces, S, S).tri_id
+        shows = (tri >= 0) & fading[np.maximum(tri, 0)]
+        shows &= ndimage.binary_erosion(tri >= 0)  # not the antialiased rim
+        assert shows.sum() > 50, (name, yaw)
+        assert np.mean(frame["mask"][shows] < 0.9) < 0.03, (name, yaw, np.mean(frame["mask"][shows] < 0.9))

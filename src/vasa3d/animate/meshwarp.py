@@ -309,10 +309,12 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, trust, min_fac
 
 
 @njit(cache=True, nogil=True)
-def _composite(mesh_rgb, head_alpha, flow, body, body_alpha, background, scale, out_rgb, out_mask):
+def _composite(mesh_rgb, head_alpha, lift, flow, body, body_alpha, background, scale, out_rgb, out_mask):
     """Background (already at the output size), then the moved body layer, then the head; to uint8.
 
-    ``head_alpha (H, W)``: 1 inside the head, fractional on its rim (antialiasing), 0 outside.
+    ``head_alpha (H, W)``: 1 inside the head, fractional on its rim (antialiasing) and where the neck fades
+    into the body, 0 outside. ``lift (H, W)`` in [0, 1]: how much of the background that the head and the
+    body leave showing the fading neck covers instead (the side of the neck a turn uncovers, over the wall).
     """
     H, W = head_alpha.shape
     for r in range(H):
@@ -327,6 +329,12 @@ def _composite(mesh_rgb, head_alpha, flow, body, body_alpha, background, scale, 
             by = (r + 0.5 + flow[r, c, 1]) * scale
             a = _bilinear1(body_alpha, bx, by)
             vr, vg, vb = background[r, c, 0], background[r, c, 1], background[r, c, 2]
+            # where the fading neck shows, it takes over the share lift of the background left showing
+            k = lift[r, c]
+            if k > 0.0:
+                vr += k * (mesh_rgb[r, c, 0] - vr)
+                vg += k * (mesh_rgb[r, c, 1] - vg)
+                vb += k * (mesh_rgb[r, c, 2] - vb)
             if a > 0.0:
                 br, bg, bb = _sample3(body, bx, by)
                 vr = vr * (1 - a) + br * a
@@ -336,7 +344,7 @@ def _composite(mesh_rgb, head_alpha, flow, body, body_alpha, background, scale, 
                 vr = vr * (1 - h) + mesh_rgb[r, c, 0] * h
                 vg = vg * (1 - h) + mesh_rgb[r, c, 1] * h
                 vb = vb * (1 - h) + mesh_rgb[r, c, 2] * h
-                a = a * (1 - h) + h
+            a = a * (1 - h) + h + k * (1 - a) * (1 - h)
             out_rgb[r, c, 0] = np.uint8(min(255.0, max(0.0, vr * 255.0 + 0.5)))
             out_rgb[r, c, 1] = np.uint8(min(255.0, max(0.0, vg * 255.0 + 0.5)))
             out_rgb[r, c, 2] = np.uint8(min(255.0, max(0.0, vb * 255.0 + 0.5)))
@@ -450,6 +458,10 @@ class MeshWarpAnimator:
         y = Vc[:, 1]
         fade = np.clip((y - cfg.neck_fade_m[1]) / (cfg.neck_fade_m[0] - cfg.neck_fade_m[1]), 0, 1)
         self._opacity = np.where(vregion == r_neck, fade, 1.0).astype(np.float32)
+        # the fading neck is drawn whole where nothing of the body lies behind it: faded over the wall, the side of
+        # the neck a turn uncovers came out as a pale grey strip beside the neck
+        # (down to 4 cm below the fade: the neck goes on into the collar)
+        self._neck_lift = np.where((vregion == r_neck) & (y > cfg.neck_fade_m[1] - 0.04), 1.0, 0.0).astype(np.float32)
         if cfg.background == "black":
             self.layers.background[:] = 0.0
         self._backgrounds: dict[tuple[int, int], np.ndarray] = {}
@@ -590,10 +602,11 @@ class MeshWarpAnimator:
         rgb = np.zeros((H, W, 3), np.uint8)
         mask = np.zeros((H, W), np.float32)
         # soften the head's rim: inner rim pixels mix with what is behind them
-        head_alpha = cv2.blur(covered.astype(np.float32), (3, 3))
-        head_alpha[~covered] = 0.0
-        head_alpha *= np.where(R1.covered, interpolate(self._opacity, self.faces, R1), 1.0)
-        _composite(mesh_rgb, head_alpha, flow, self.layers.body, self.layers.body_alpha, self._background(W, H),
+        rim = cv2.blur(covered.astype(np.float32), (3, 3))
+        rim[~covered] = 0.0
+        head_alpha = rim * np.where(R1.covered, interpolate(self._opacity, self.faces, R1), 1.0)
+        lift = np.where(R1.covered, interpolate(self._neck_lift, self.faces, R1) * rim, 0.0).astype(np.float32)
+        _composite(mesh_rgb, head_alpha, lift, flow, self.layers.body, self.layers.body_alpha, self._background(W, H),
                    float(scale_px), rgb, mask)
         return {"rgb": rgb, "mask": mask, "covered": covered, "kind": kind, "mouth": mouth, "eyes": eyes}
 
