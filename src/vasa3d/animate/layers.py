@@ -62,7 +62,10 @@ def make_layers(image: np.ndarray, mask: np.ndarray, head_cover: np.ndarray,
         head_cover: ``(S, S)`` bool, the fitted head mesh's silhouette in the crop.
         behind_head: ``(S, S)`` float32 in [0, 1] or None: how much of the body lies behind the head
             where ``head_cover`` is (the neck's silhouette, for a head mesh that carries the hair); None
-            when the hair reaches beyond the mesh, so the body continues under all of the head.
+            when the hair reaches beyond the mesh, so the body continues under all of the head. With it, the
+            person's pixels just outside the head above its lowest row (within 2.5% of the image size: the
+            hair's edge) and small pieces of the person near the head (under 0.5% of the image) belong to
+            the head and are left out of the body, except behind the neck.
     """
     img = image.astype(np.float32) / 255.0
     person = (mask > 0.3) | head_cover
@@ -86,8 +89,19 @@ def make_layers(image: np.ndarray, mask: np.ndarray, head_cover: np.ndarray,
         # that the mesh did not quite reach: it turns with the head, not stays as a pale crescent
         rows = np.flatnonzero(head_cover.any(axis=1))
         if len(rows):
-            rim = ndimage.binary_dilation(head_cover, iterations=max(2, image.shape[0] // 40)) & ~head_cover
+            reach = max(2, image.shape[0] // 40)
+            rim = ndimage.binary_dilation(head_cover, iterations=reach) & ~head_cover
             rim[rows[-1] + 1:] = False
+            # so are small pieces of the person left near the head beyond that rim (tufts of hair, the ear's
+            # edge): kept, they stayed behind a turning head as floating flakes
+            pieces, n = ndimage.label((body_alpha > 0.5) & ~head_cover & ~rim)
+            if n:
+                sizes = np.bincount(pieces.ravel(), minlength=n + 1)
+                near = np.zeros(n + 1, bool)
+                near[np.unique(pieces[ndimage.binary_dilation(head_cover, iterations=3 * reach)])] = True
+                small = near & (sizes < 0.005 * mask.size)
+                small[0] = False
+                rim |= small[pieces]
             body_alpha[rim] *= behind[rim]
     return PortraitLayers(background, body.astype(np.float32), body_alpha.astype(np.float32))
 
