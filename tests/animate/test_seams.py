@@ -107,7 +107,8 @@ def test_the_side_of_the_neck_a_turn_uncovers_is_drawn_whole(setup):
 
     faces = animator.faces
     r_neck = list(head.regions).index("neck")
-    y = animator._canon[:, 1][faces].mean(axis=1)
+    rest = animator.vertices(np.zeros(52, np.float32), np.zeros(7, np.float32)).numpy()  # the head frame
+    y = rest[:, 1][faces].mean(axis=1)
     top, bottom = animator.config.neck_fade_m
     fading = (animator.face_region == r_neck) & (y < top) & (y > bottom + 0.01)
     for yaw in (-30.0, 30.0):

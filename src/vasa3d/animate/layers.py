@@ -90,7 +90,9 @@ def make_layers(image: np.ndarray, mask: np.ndarray, head_cover: np.ndarray,
         rows = np.flatnonzero(head_cover.any(axis=1))
         if len(rows):
             reach = max(2, image.shape[0] // 40)
-            rim = ndimage.binary_dilation(head_cover, iterations=reach) & ~head_cover
+            # city-block distance to the head (what repeated 4-neighbour dilations reach)
+            dist = ndimage.distance_transform_cdt(~head_cover, metric="taxicab")
+            rim = (dist <= reach) & ~head_cover
             rim[rows[-1] + 1:] = False
             # so are small pieces of the person left near the head beyond that rim (tufts of hair, the ear's
             # edge): kept, they stayed behind a turning head as floating flakes
@@ -98,7 +100,7 @@ def make_layers(image: np.ndarray, mask: np.ndarray, head_cover: np.ndarray,
             if n:
                 sizes = np.bincount(pieces.ravel(), minlength=n + 1)
                 near = np.zeros(n + 1, bool)
-                near[np.unique(pieces[ndimage.binary_dilation(head_cover, iterations=3 * reach)])] = True
+                near[np.unique(pieces[dist <= 3 * reach])] = True
                 small = near & (sizes < 0.005 * mask.size)
                 small[0] = False
                 rim |= small[pieces]

@@ -92,6 +92,10 @@ def _vertex_normals(V: np.ndarray, F: np.ndarray) -> np.ndarray:
     return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
 
 
+#: the fading neck is drawn whole over the wall down to this far below the end of its fade (metres): the neck
+#: goes on into the collar
+NECK_LIFT_BELOW_FADE_M = 0.04
+
 #: seen from the skull centre, points more than this from the top of the head (the jaw's corner and below),
 #: in front of the centre, are the jaw's underside and the throat
 UNDER_JAW_DEG = 135.0
@@ -457,11 +461,11 @@ class MeshWarpAnimator:
         self.layers: PortraitLayers = make_layers(analysis.image, self.portrait_mask, head_only, behind)
         y = Vc[:, 1]
         fade = np.clip((y - cfg.neck_fade_m[1]) / (cfg.neck_fade_m[0] - cfg.neck_fade_m[1]), 0, 1)
-        self._opacity = np.where(vregion == r_neck, fade, 1.0).astype(np.float32)
-        # the fading neck is drawn whole where nothing of the body lies behind it: faded over the wall, the side of
-        # the neck a turn uncovers came out as a pale grey strip beside the neck
-        # (down to 4 cm below the fade: the neck goes on into the collar)
-        self._neck_lift = np.where((vregion == r_neck) & (y > cfg.neck_fade_m[1] - 0.04), 1.0, 0.0).astype(np.float32)
+        # per vertex: opacity (the neck fades out downward), and the lift that draws the fading neck whole where
+        # nothing of the body lies behind it (faded over the wall, the side of the neck a turn uncovers came out
+        # as a pale grey strip beside the neck); one interpolation per frame gives both
+        lift = (vregion == r_neck) & (y > cfg.neck_fade_m[1] - NECK_LIFT_BELOW_FADE_M)
+        self._opacity_lift = np.stack([np.where(vregion == r_neck, fade, 1.0), lift], 1).astype(np.float32)
         if cfg.background == "black":
             self.layers.background[:] = 0.0
         self._backgrounds: dict[tuple[int, int], np.ndarray] = {}
@@ -604,8 +608,9 @@ class MeshWarpAnimator:
         # soften the head's rim: inner rim pixels mix with what is behind them
         rim = cv2.blur(covered.astype(np.float32), (3, 3))
         rim[~covered] = 0.0
-        head_alpha = rim * np.where(R1.covered, interpolate(self._opacity, self.faces, R1), 1.0)
-        lift = np.where(R1.covered, interpolate(self._neck_lift, self.faces, R1) * rim, 0.0).astype(np.float32)
+        opacity_lift = interpolate(self._opacity_lift, self.faces, R1)  # 0 where R1 does not cover
+        head_alpha = rim * np.where(R1.covered, opacity_lift[..., 0], 1.0)
+        lift = np.ascontiguousarray(opacity_lift[..., 1] * rim)
         _composite(mesh_rgb, head_alpha, lift, flow, self.layers.body, self.layers.body_alpha, self._background(W, H),
                    float(scale_px), rgb, mask)
         return {"rgb": rgb, "mask": mask, "covered": covered, "kind": kind, "mouth": mouth, "eyes": eyes}
