@@ -106,8 +106,20 @@ class _PortraitScene:
                 self.keep = ((rest.means[self.neck, 1] - lo) / (hi - lo)).clamp(0.0, 1.0)
             self.neck_rest = rest.means[self.neck].mean(0)
             cam = view_camera(avatar.camera, avatar.head_center.detach().reshape(3), 0.0, 0.0, size)
+            head_row = None
+            if len(self.keep):  # the row where the neck starts to fade, at rest (median of the fade's top band)
+                top = (self.keep < 0.999) & (self.keep > 0.8)
+                if top.any():
+                    head_row = float(cam.project(rest.means[self.neck[top]])[0][:, 1].median())
             zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
             rest = avatar(zd, zp)[0]
+            # the head's points (every few of the Gaussians off the neck) and where they are on screen at rest:
+            # how far they move says how much of the photo's person around the head still fits (``background``)
+            off_neck = torch.ones(avatar.n_gaussians, dtype=torch.bool, device=rest.means.device)
+            off_neck[self.neck] = False
+            self.head_points = torch.nonzero(off_neck).flatten()[::7]
+            self.head_uv = cam.project(rest.means[self.head_points])[0] if len(self.head_points) else None
+            self.reach = max(2.0, size / 24)
             rest_out = rasterize(self.fade(rest), cam, size, size, backend=backend)
             alpha = rest_out.alpha[0, ..., 0].numpy()
             cover = hair = None
@@ -121,7 +133,7 @@ class _PortraitScene:
                 cover = rasterize(dataclasses.replace(rest, opacity_logits=logits), cam, size, size,
                                   backend=backend).alpha[0, ..., 0].numpy()
         self.backdrop = PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(),
-                                         alpha, size, cover)
+                                         alpha, size, cover, head_row)
         self.hair = None
         if hair is not None:  # the hair shell carries the hair: the photo's detail goes onto it
             from vasa3d.render.composite import composite
@@ -142,7 +154,11 @@ class _PortraitScene:
         """The backdrop with the body moved as the neck of ``gaussians`` moved on screen from rest."""
         uv, _ = camera.project(torch.stack([self.neck_rest, gaussians.means[self.neck].mean(0)]))
         dx, dy = (uv[1] - uv[0]).tolist()
-        return self.backdrop.layer((dx, dy))
+        keep = 1.0
+        if self.head_uv is not None:  # the photo's hair tips and ear edges fade out as the head moves off them
+            moved = (camera.project(gaussians.means[self.head_points])[0] - self.head_uv).norm(dim=1).median()
+            keep = float((1.0 - moved / self.reach).clamp(0.0, 1.0))
+        return self.backdrop.layer((dx, dy), keep)
 
 
 class _HairDetail:
@@ -170,8 +186,17 @@ class _HairDetail:
         raster = mesh_raster(verts, head.faces, camera)
         on_hair = self._on_hair(raster)
         near = (ndimage.distance_transform_edt(~on_hair) <= self.reach) & ((raster.tri_id < 0) | on_hair)
+        # toward the face the detail fades in over size/40 px: cut off at the shell's edge, the photo's fringe
+        # ended in a hard arc across the avatar's forehead
+        face = (raster.tri_id >= 0) & ~on_hair
+        feather = np.clip(ndimage.distance_transform_edt(~face) / max(2.0, size / 40), 0.0, 1.0) if face.any() \
+            else np.ones(face.shape)
+        # and toward the frame's edge, beyond which the photo saw nothing: a head moving down brought the
+        # shell's part above the frame into view with the edge row's detail smeared down it
+        edge = np.minimum(np.arange(size), np.arange(size)[::-1]).astype(np.float32) + 0.5
+        feather = feather * np.clip(np.minimum(edge[:, None], edge[None, :]) / max(2.0, size / 40), 0.0, 1.0)
         self.residual = np.where(near[..., None], photo - rest_frame.astype(np.float32) / 255.0, 0.0)
-        self.residual = self.residual.astype(np.float32)
+        self.residual = (self.residual * feather[..., None]).astype(np.float32)
         self.rest_uv = camera.project(verts)[0].numpy().astype(np.float32)  # (V, 2) pixels at rest
 
     def _on_hair(self, raster) -> np.ndarray:
@@ -209,6 +234,7 @@ class _HairDetail:
         at = uv[iy + y0, ix + x0] + np.stack([cols - ix, rows - iy], 1)
         rows, cols = rows + y0, cols + x0
         detail = sample_bilinear(self.residual, at[None].astype(np.float32))[0]
+        detail[((at < 0) | (at > self.size - 1)).any(axis=1)] = 0.0  # what the photo did not see
         # beyond the shell the photo's soft hair edge fits only near rest: it fades out as the shell's outline
         # moves away from where it was (a halo of old edge around a turned head otherwise)
         moved = np.abs(camera.project(verts)[0].numpy() - self.rest_uv)[self.hair_vertices]

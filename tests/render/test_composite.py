@@ -84,3 +84,57 @@ def test_portrait_backdrop_cover_takes_the_photos_hair_out_of_the_body_layer():
     # the shoulders are still the photo's, and move with the head
     assert covered.layer()[60, 32, 0] > 0.6
     assert covered.layer()[60, 54, 0] < 0.2 and covered.layer((3.0, 0.0))[60, 54, 0] > 0.6
+
+
+def test_portrait_backdrop_keeps_the_photos_head_apart_from_the_body():
+    """The photo's person above ``head_row`` that the avatar does not cover (hair tips beyond the avatar's hair)
+    shows at rest and goes with ``head_keep`` (a turned head would leave it behind as strands); below the row
+    the shoulders stay the body's."""
+    size = 64
+    yy, xx = np.mgrid[:size, :size]
+    photo = np.zeros((size, size, 3), np.uint8)
+    photo[..., 2] = 200  # blue wall
+    r = np.sqrt((xx - 32.0) ** 2 + (yy - 24.0) ** 2)
+    hair = r < 19  # the photo's hair reaches 3 px past the avatar's (soft to r = 16)
+    shoulders = (xx - 32) ** 2 / 24 ** 2 + (yy - 74) ** 2 / 26 ** 2 < 1
+    photo[hair] = (90, 60, 20)
+    photo[shoulders] = (180, 180, 180)
+    head = np.clip((16.0 - r) / 6.0, 0, 1).astype(np.float32)
+    mask = ((hair | shoulders) * 255).astype(np.uint8)
+    flat = PortraitBackdrop(photo, mask, head, size, cover=head)
+    split = PortraitBackdrop(photo, mask, head, size, cover=head, head_row=44.0)
+    tips = (r > 17) & (r < 18.5) & (yy < 24)  # beyond the dilated cover, above the ears
+    assert tips.sum() > 20
+    # at rest both are the photo there (the hair's colour), and the split one's tips go with head_keep
+    assert flat.layer()[tips][:, 0].mean() > 0.25 and split.layer()[tips][:, 0].mean() > 0.25
+    assert flat.layer(head_keep=0.0)[tips][:, 0].mean() > 0.25
+    gone = split.layer(head_keep=0.0)[tips]
+    assert gone[:, 0].mean() < 0.08 and gone[:, 2].mean() > 0.6
+    half = split.layer(head_keep=0.5)[tips][:, 0].mean()
+    assert 0.3 * split.layer()[tips][:, 0].mean() < half < 0.7 * split.layer()[tips][:, 0].mean()
+    # the shoulders (below the row) stay, whatever the head does, and move with the body
+    for keep in (1.0, 0.0):
+        assert split.layer(head_keep=keep)[60, 32, 0] > 0.6
+        assert split.layer((3.0, 0.0), keep)[60, 54, 0] > 0.6 and split.layer(head_keep=keep)[60, 54, 0] < 0.2
+
+
+def test_fill_smooth_brings_back_a_shaded_wall_without_seams():
+    """A person-sized hole in a wall that shades across the picture: the fill follows the shading (Telea's
+    marching fill misses it by 0.03 on average here, 0.14 at worst) and has no seam (Telea: steps of 0.09
+    between neighbouring pixels where its fronts meet; the wall's own step is 0.003)."""
+    from vasa3d.render.composite import fill_smooth
+
+    n = 128
+    yy, xx = np.mgrid[:n, :n].astype(np.float32)
+    wall = np.stack([0.3 + 0.4 * xx / n, 0.5 + 0.2 * yy / n, 0.6 - 0.3 * xx / n], -1).astype(np.float32)
+    hole = (xx - 64) ** 2 / 40 ** 2 + (yy - 80) ** 2 / 60 ** 2 < 1
+    image = wall.copy()
+    image[hole] = (0.8, 0.6, 0.4)  # the person
+    filled = fill_smooth(image, hole)
+    assert np.array_equal(filled[~hole], image[~hole])
+    err = np.abs(filled - wall)[hole]
+    assert err.mean() < 0.015 and err.max() < 0.06
+    inside = hole[:, 1:] & hole[:, :-1]
+    assert np.abs(np.diff(filled, axis=1)).max(axis=2)[inside].max() < 0.03
+    inside = hole[1:] & hole[:-1]
+    assert np.abs(np.diff(filled, axis=0)).max(axis=2)[inside].max() < 0.03

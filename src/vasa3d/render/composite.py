@@ -90,6 +90,44 @@ def load_background_image(path: Path, size: int) -> np.ndarray:
     return image[y0:y0 + size, x0:x0 + size].astype(np.float32) / 255.0
 
 
+def fill_smooth(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``image (H, W, 3)`` float32 in [0, 1] with ``hole (H, W)`` bool filled from the pixels around it.
+
+    Deep in the hole the fill is smooth (push-pull: the known pixels averaged down an image pyramid, the
+    averages spread back up into the hole): a wall behind a person comes back as its own colours, shading
+    from one side to the other, without the streaks and the seam where two fronts meet that Telea's
+    marching fill leaves in a hole the size of a person (they showed as pale and grey patches wherever a
+    turned head uncovered the wall).  Within ``min(H, W) / 32`` px of the hole's edge it blends from Telea's
+    fill, which continues the texture right at the edge, into the smooth one."""
+    import cv2
+    from scipy import ndimage
+
+    image = np.asarray(image, np.float32)
+    if not hole.any():
+        return image.copy()
+    weight = (~hole).astype(np.float32)[..., None]
+    total = image * weight
+    levels = []
+    while min(weight.shape[:2]) > 2:
+        levels.append((total, weight))
+        h, w = weight.shape[:2]
+        half = ((w + 1) // 2, (h + 1) // 2)
+        total = cv2.resize(total, half, interpolation=cv2.INTER_AREA).reshape(half[1], half[0], -1)
+        weight = cv2.resize(weight, half, interpolation=cv2.INTER_AREA).reshape(half[1], half[0], 1)
+    smooth = total / np.maximum(weight, 1e-8)
+    for total, weight in reversed(levels):
+        h, w = weight.shape[:2]
+        up = cv2.resize(smooth, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+        known = np.clip(weight, 0.0, 1.0)
+        smooth = known * (total / np.maximum(weight, 1e-8)) + (1.0 - known) * up
+    side = min(hole.shape)
+    edge = cv2.inpaint(np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8), hole.astype(np.uint8) * 255,
+                       max(3, side // 100), cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+    deep = np.clip(ndimage.distance_transform_edt(hole) / max(side / 32.0, 1.0), 0.0, 1.0)[..., None]
+    fill = (1.0 - deep) * edge + deep * smooth
+    return np.where(hole[..., None], fill, image).astype(np.float32)
+
+
 class PortraitBackdrop:
     """The portrait photo behind the avatar: the person removed and filled in, the body following the head.
 
@@ -107,10 +145,15 @@ class PortraitBackdrop:
             not the neck that fades into the photo's): the photo's person is taken out of the body layer
             wherever it shows at all, so the photo's own hairline cannot follow the head on the flat body
             layer as a ghost outline.  None: only where ``head_alpha`` is opaque.
+        head_row: the image row (pixels, at ``size``) where the avatar's neck starts to fade into the photo's.
+            The photo's person above it that the avatar does not cover (hair tips beyond the avatar's hair,
+            the edges of the ears) belongs to the head, not the body: it is kept apart (``layer``'s
+            ``head_keep``), so that it can show at rest and fade as the head moves instead of staying
+            behind a turned head as strands and pale patches.  None: all of the person is body.
     """
 
     def __init__(self, image: np.ndarray, mask: np.ndarray, head_alpha: np.ndarray, size: int,
-                 cover: np.ndarray | None = None):
+                 cover: np.ndarray | None = None, head_row: float | None = None):
         import cv2
 
         interp = cv2.INTER_AREA if image.shape[0] >= size else cv2.INTER_CUBIC
@@ -120,7 +163,7 @@ class PortraitBackdrop:
         k = max(3, size // 64) | 1  # ~8 px at 512
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         hole = cv2.dilate(((person | (head > 0.05)) * 255).astype(np.uint8), kernel, iterations=2)
-        self.plate = cv2.inpaint(photo, hole, max(3, size // 100), cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+        self.plate = fill_smooth(photo.astype(np.float32) / 255.0, hole > 0)
         # the plate shows only where the head is opaque at rest; at its soft edge the photo stays
         # under it, so the still frame is the photo (a turned head may uncover a sliver of old edge)
         head_core = cv2.erode((head > 0.98).astype(np.float32), kernel)
@@ -129,19 +172,28 @@ class PortraitBackdrop:
             head_core = np.maximum(head_core, whole)
         body = cv2.dilate(person.astype(np.float32), kernel)
         self.body_alpha = (cv2.GaussianBlur(body, (k, k), 0) * (1.0 - cv2.GaussianBlur(head_core, (k, k), 0)))[..., None]
+        self.head_alpha = np.zeros_like(self.body_alpha)
+        if head_row is not None:  # a soft step (size/32 tall) from head above the row to body below it
+            above = np.clip((float(head_row) - np.arange(size, dtype=np.float32)) / max(size / 32.0, 1.0) + 0.5,
+                            0.0, 1.0)[:, None, None]
+            self.head_alpha = self.body_alpha * above
+            self.body_alpha = self.body_alpha - self.head_alpha
         self.photo = photo.astype(np.float32) / 255.0
         self.size = size
 
-    def layer(self, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-        """``(S, S, 3)`` floats: the plate with the body moved by ``shift`` = (dx, dy) pixels."""
+    def layer(self, shift: tuple[float, float] = (0.0, 0.0), head_keep: float = 1.0) -> np.ndarray:
+        """``(S, S, 3)`` floats: the plate with the body moved by ``shift`` = (dx, dy) pixels, and the photo's
+        person above ``head_row`` that the avatar does not cover at ``head_keep`` of its opacity (1 at rest,
+        0 once the head has moved away from it)."""
         import cv2
 
+        a = self.body_alpha + float(np.clip(head_keep, 0.0, 1.0)) * self.head_alpha
         if abs(shift[0]) < 1e-3 and abs(shift[1]) < 1e-3:
-            photo, a = self.photo, self.body_alpha
+            photo = self.photo
         else:
             M = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
             photo = cv2.warpAffine(self.photo, M, (self.size, self.size), flags=cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_REPLICATE)
-            a = cv2.warpAffine(self.body_alpha, M, (self.size, self.size), flags=cv2.INTER_LINEAR,
+            a = cv2.warpAffine(a, M, (self.size, self.size), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)[..., None]
         return a * photo + (1.0 - a) * self.plate
