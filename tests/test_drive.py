@@ -274,6 +274,23 @@ def test_portrait_background_hair_detail_leaves_no_seam_on_the_forehead(astronau
     assert len(ours) > 100 and ours.mean() < 1.5 * theirs.mean()
 
 
+def test_portrait_background_fades_the_photos_hair_only_beyond_a_hair_shell(astronaut_avatar, astronaut_avatar_v1):
+    """Beyond the hair shell, what the photo has of the person above the neck (hair tips) fades as the head moves
+    away (it stayed behind a turned head as dark strands); on the bare head (version 1) the photo's hair is the
+    body layer's to carry and stays whole however the head moves."""
+    from vasa3d.drive import _PortraitScene
+    from vasa3d.io import load_avatar
+
+    still, moved = {}, {}
+    for version, path in ((2, astronaut_avatar), (1, astronaut_avatar_v1)):
+        backdrop = _PortraitScene(load_avatar(path), 128, "auto").backdrop
+        still[version], moved[version] = backdrop.layer(), backdrop.layer(head_keep=0.0)
+    assert np.array_equal(still[1], moved[1])
+    changed = np.abs(still[2] - moved[2]).max(axis=2) > 0.1
+    assert 0.002 < changed.mean() < 0.1, changed.mean()  # a rim of hair tips, not the body
+    assert not changed[100:].any()  # the shoulders and the collar stay
+
+
 def test_transparent_webm_and_png_keep_the_alpha(astronaut_avatar, tmp_path):
     import torch
 

@@ -107,7 +107,9 @@ class _PortraitScene:
             self.neck_rest = rest.means[self.neck].mean(0)
             cam = view_camera(avatar.camera, avatar.head_center.detach().reshape(3), 0.0, 0.0, size)
             head_row = None
-            if len(self.keep):  # the row where the neck starts to fade, at rest (median of the fade's top band)
+            # the row where the neck starts to fade, at rest (median of the fade's top band); above it the photo's
+            # person beyond a hair shell is the head's (a bare skull leaves the hair to the body layer: kept whole)
+            if len(self.keep):
                 top = (self.keep < 0.999) & (self.keep > 0.8)
                 if top.any():
                     head_row = float(cam.project(rest.means[self.neck[top]])[0][:, 1].median())
@@ -133,7 +135,7 @@ class _PortraitScene:
                 cover = rasterize(dataclasses.replace(rest, opacity_logits=logits), cam, size, size,
                                   backend=backend).alpha[0, ..., 0].numpy()
         self.backdrop = PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(),
-                                         alpha, size, cover, head_row)
+                                         alpha, size, cover, head_row if cover is not None else None)
         self.hair = None
         if hair is not None:  # the hair shell carries the hair: the photo's detail goes onto it
             from vasa3d.render.composite import composite
