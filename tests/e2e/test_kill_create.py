@@ -162,13 +162,10 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
     # as in a fresh clone: the reference run compiles every numba kernel, the later runs load them from the
     # cache it leaves (code that rounded differently once gave 0.06 in log-scales; see _project_kernel.py)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))  # read when the children import numba
-    # uninterrupted twice: the first run compiles the kernels, the second loads them (and its times, without
-    # the compiling, place the kill points)
-    want_manifest, want, _ = _uninterrupted(portrait, tmp_path / "ref", analysis, fit)
-    manifest, got, times = _uninterrupted(portrait, tmp_path / "warm", analysis, fit)
-    for k in want:
-        assert torch.equal(got[k], want[k]), ("compiled vs cached kernels", k, float((got[k] - want[k]).abs().max()))
-    assert manifest == want_manifest
+    # the uninterrupted run compiles the kernels; every later run loads them from its cache, so each rerun's
+    # bit-for-bit match below also says that compiled and cached kernels agree. Its times place the kill
+    # points: the compiling falls in the training, which is killed at a step, not at a time
+    want_manifest, want, times = _uninterrupted(portrait, tmp_path / "ref", analysis, fit)
 
     rng = np.random.default_rng(15)
     phases = ["frames", "training", "final"]  # five points (two more drawn at random) cost 20 s more of the suite
