@@ -81,6 +81,17 @@ def check_motion_fits(motion: MotionLatent, avatar, source: str) -> None:
 NECK_FADE_M = (-0.07, -0.13)
 
 
+def _reach(size: int) -> float:
+    """How far (pixels) the photo's detail around the head reaches past the avatar's outline: 1/24 of the width."""
+    return max(2.0, size / 24)
+
+
+def _fit_at_rest(moved_px: float, size: int) -> float:
+    """How much of the photo's detail around the head still fits once the head has moved ``moved_px`` on screen
+    from rest: 1 at rest, 0 from one :func:`_reach` on (a halo of the old outline stays behind otherwise)."""
+    return float(np.clip(1.0 - moved_px / _reach(size), 0.0, 1.0))
+
+
 class _PortraitScene:
     """The avatar in its photo: the :class:`~vasa3d.render.composite.PortraitBackdrop` and the avatar's
     neck, faded out toward the body and followed by the photo's body layer."""
@@ -106,26 +117,29 @@ class _PortraitScene:
                 self.keep = ((rest.means[self.neck, 1] - lo) / (hi - lo)).clamp(0.0, 1.0)
             self.neck_rest = rest.means[self.neck].mean(0)
             cam = view_camera(avatar.camera, avatar.head_center.detach().reshape(3), 0.0, 0.0, size)
+            # the hair shell carries the hair: the photo's person beyond it above the neck is the head's, and the
+            # photo's hair detail rides on it (a bare skull leaves the photo's hair whole to the body layer)
+            shell = bool(len(self.keep) and getattr(avatar.head, "n_hair", 0))
             head_row = None
-            # the row where the neck starts to fade, at rest (median of the fade's top band); above it the photo's
-            # person beyond a hair shell is the head's (a bare skull leaves the hair to the body layer: kept whole)
-            if len(self.keep):
+            self.head_uv = None
+            if shell:  # the row where the neck starts to fade, at rest (median of the fade's top band)
                 top = (self.keep < 0.999) & (self.keep > 0.8)
                 if top.any():
                     head_row = float(cam.project(rest.means[self.neck[top]])[0][:, 1].median())
             zd, zp = torch.zeros(1, avatar.dyn_dim), torch.zeros(1, avatar.pose_dim)
             rest = avatar(zd, zp)[0]
-            # the head's points (every few of the Gaussians off the neck) and where they are on screen at rest:
-            # how far they move says how much of the photo's person around the head still fits (``background``)
-            off_neck = torch.ones(avatar.n_gaussians, dtype=torch.bool, device=rest.means.device)
-            off_neck[self.neck] = False
-            self.head_points = torch.nonzero(off_neck).flatten()[::7]
-            self.head_uv = cam.project(rest.means[self.head_points])[0] if len(self.head_points) else None
-            self.reach = max(2.0, size / 24)
+            if head_row is not None:
+                # the head's points (every few of the Gaussians off the neck) and where they are on screen at rest:
+                # how far they move says how much of the photo's person around the head still fits (``background``)
+                off_neck = torch.ones(avatar.n_gaussians, dtype=torch.bool, device=rest.means.device)
+                off_neck[self.neck] = False
+                self.head_points = torch.nonzero(off_neck).flatten()[::7]
+                if len(self.head_points):
+                    self.head_uv = cam.project(rest.means[self.head_points])[0]
             rest_out = rasterize(self.fade(rest), cam, size, size, backend=backend)
             alpha = rest_out.alpha[0, ..., 0].numpy()
             cover = hair = None
-            if len(self.keep) and getattr(avatar.head, "n_hair", 0):  # the hair shell's Gaussians alone
+            if shell:  # the hair shell's Gaussians alone
                 from vasa3d.head.hair import hair_faces
 
                 rest_verts = avatar.head(avatar.head_params(zd, zp))[0].detach()
@@ -135,7 +149,7 @@ class _PortraitScene:
                 cover = rasterize(dataclasses.replace(rest, opacity_logits=logits), cam, size, size,
                                   backend=backend).alpha[0, ..., 0].numpy()
         self.backdrop = PortraitBackdrop(avatar.portrait["image"].numpy(), avatar.portrait["mask"].numpy(),
-                                         alpha, size, cover, head_row if cover is not None else None)
+                                         alpha, size, cover, head_row)
         self.hair = None
         if hair is not None:  # the hair shell carries the hair: the photo's detail goes onto it
             from vasa3d.render.composite import composite
@@ -159,7 +173,7 @@ class _PortraitScene:
         keep = 1.0
         if self.head_uv is not None:  # the photo's hair tips and ear edges fade out as the head moves off them
             moved = (camera.project(gaussians.means[self.head_points])[0] - self.head_uv).norm(dim=1).median()
-            keep = float((1.0 - moved / self.reach).clamp(0.0, 1.0))
+            keep = _fit_at_rest(float(moved), self.backdrop.size)
         return self.backdrop.layer((dx, dy), keep)
 
 
@@ -184,7 +198,7 @@ class _HairDetail:
         self.faces = head.faces.cpu().numpy()
         self.hair_faces = hair_faces
         self.hair_vertices = np.unique(self.faces[self.hair_faces])
-        self.reach = max(2.0, size / 24)  # the avatar's soft edge reaches past the shell's outline
+        self.reach = _reach(size)  # the avatar's soft edge reaches past the shell's outline
         raster = mesh_raster(verts, head.faces, camera)
         on_hair = self._on_hair(raster)
         near = (ndimage.distance_transform_edt(~on_hair) <= self.reach) & ((raster.tri_id < 0) | on_hair)
@@ -241,7 +255,7 @@ class _HairDetail:
         # moves away from where it was (a halo of old edge around a turned head otherwise)
         moved = np.abs(camera.project(verts)[0].numpy() - self.rest_uv)[self.hair_vertices]
         outer = ~on_hair[rows, cols]
-        detail[outer] *= float(np.clip(1.0 - np.median(moved.max(1)) / self.reach, 0.0, 1.0))
+        detail[outer] *= _fit_at_rest(float(np.median(moved.max(1))), self.size)
         out = frame.copy()
         out[rows, cols] = np.clip(frame[rows, cols].astype(np.float32) + 255.0 * detail + 0.5, 0, 255).astype(np.uint8)
         return out

@@ -172,7 +172,7 @@ class PortraitBackdrop:
             head_core = np.maximum(head_core, whole)
         body = cv2.dilate(person.astype(np.float32), kernel)
         self.body_alpha = (cv2.GaussianBlur(body, (k, k), 0) * (1.0 - cv2.GaussianBlur(head_core, (k, k), 0)))[..., None]
-        self.head_alpha = np.zeros_like(self.body_alpha)
+        self.head_alpha = None
         if head_row is not None:  # a soft step (size/32 tall) from head above the row to body below it
             above = np.clip((float(head_row) - np.arange(size, dtype=np.float32)) / max(size / 32.0, 1.0) + 0.5,
                             0.0, 1.0)[:, None, None]
@@ -187,7 +187,9 @@ class PortraitBackdrop:
         0 once the head has moved away from it)."""
         import cv2
 
-        a = self.body_alpha + float(np.clip(head_keep, 0.0, 1.0)) * self.head_alpha
+        a = self.body_alpha
+        if self.head_alpha is not None:
+            a = a + float(np.clip(head_keep, 0.0, 1.0)) * self.head_alpha
         if abs(shift[0]) < 1e-3 and abs(shift[1]) < 1e-3:
             photo = self.photo
         else:
