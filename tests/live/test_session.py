@@ -108,10 +108,13 @@ def _max_steps(z):
     return np.abs(np.diff(z, axis=0)).max(axis=0)
 
 
+IDLE_S = 40  # seconds of idling: several blinks, every second of head sway
+
+
 def test_idle_session_lives_and_nothing_jumps(small_avatar):
     session = _session(small_avatar)
     try:
-        frames = _read(session, 60 * 25)
+        frames = _read(session, IDLE_S * 25)
     finally:
         session.close()
     z_dyn = np.stack([f.z_dyn for f in frames])
@@ -119,10 +122,10 @@ def test_idle_session_lives_and_nothing_jumps(small_avatar):
     blink = z_dyn[:, ARKIT_INDEX["eyeBlinkLeft"]]
     shut = blink > 0.5
     blinks = int(np.sum(shut[1:] & ~shut[:-1]))
-    assert blinks >= 8, f"{blinks} blinks in 60 s"
+    assert blinks >= 5, f"{blinks} blinks in {IDLE_S} s"  # people blink 10-20 times a minute
     # head motion in every second: the rotation moves by more than 0.05 degrees within each second
     rot = np.degrees(z_pose[:, :3])
-    per_second = np.ptp(rot.reshape(60, 25, 3), axis=1).max(axis=1)
+    per_second = np.ptp(rot.reshape(IDLE_S, 25, 3), axis=1).max(axis=1)
     assert per_second.min() > 0.05, per_second.min()
     assert np.all([f.audio.max() == 0 for f in frames])
     # no channel steps further than the generator's own steps on the same silence, offline
