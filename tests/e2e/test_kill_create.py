@@ -52,6 +52,23 @@ def astronaut_fit(tmp_path_factory):
     return folder / "p.png", analysis, fit_portrait(analysis, build_head(None))
 
 
+@pytest.fixture
+def own_forkserver():
+    """A forkserver of this test's own, stopped afterwards.
+
+    multiprocessing keeps one forkserver per process for the whole session, and its children get the
+    environment it started with. Started by an earlier test (the dataset workers use one), it would give
+    this test's children that test's environment instead of MKL's reproducible mode, one numba thread and
+    the empty numba cache; left running, it gave the dataset workers of later tests this test's MKL mode,
+    and a resumed dataset differed from an uninterrupted one by one level in a few pixels.
+    """
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()  # as multiprocessing's own tests stop it
+    yield
+    forkserver._forkserver._stop()
+
+
 def _child(portrait: Path, output: Path, analysis, fit, events) -> None:
     """``vasa3d create`` with every progress event sent through the connection ``events``."""
     os.setpgrp()  # the test kills the run and its dataset workers at once
@@ -169,7 +186,8 @@ def _uninterrupted(portrait: Path, folder: Path, analysis, fit) -> tuple[dict, d
 
 
 @pytest.mark.slow
-def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(astronaut_fit, tmp_path, monkeypatch):
+def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(astronaut_fit, tmp_path, monkeypatch,
+                                                                              own_forkserver):
     portrait, analysis, fit = astronaut_fit
     # MKL's results may depend on how its buffers happen to be aligned, so two uninterrupted runs in two
     # processes differ by ~1e-4 after 40 iterations; its reproducible mode makes them bit-identical
