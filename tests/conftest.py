@@ -7,13 +7,9 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__),
 
 import pytest  # noqa: E402
 
-#: runs first: its reference ``create`` compiles every numba kernel of the pipeline into an empty cache (the
-#: check that compiled and cached kernels agree) and hands them on to the suite's cache (tests/e2e/test_kill_create.py)
-FIRST = "tests/e2e/test_kill_create.py::test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar"
-
-
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: item.nodeid != FIRST)  # stable: the rest keep their order
+    """Tests marked ``runs_first`` before the rest, which keep their order (the sort is stable)."""
+    items.sort(key=lambda item: item.get_closest_marker("runs_first") is None)
 
 
 @pytest.fixture(scope="session")

@@ -121,7 +121,7 @@ class _PortraitScene:
             # photo's hair detail rides on it (a bare skull leaves the photo's hair whole to the body layer)
             shell = bool(len(self.keep) and getattr(avatar.head, "n_hair", 0))
             head_row = None
-            self.head_uv = None
+            self.head_points = self.head_uv = None
             if shell:  # the row where the neck starts to fade, at rest (median of the fade's top band)
                 top = (self.keep < 0.999) & (self.keep > 0.8)
                 if top.any():

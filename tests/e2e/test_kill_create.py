@@ -153,7 +153,7 @@ def _avatar(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
 def _hand_on(cache: Path, suite_cache: str | None) -> None:
     """Copy the kernels the reference run compiled into the test suite's own numba cache where it lacks them.
 
-    tests/conftest.py runs this test first: on a fresh clone the suite's cache is empty, and the tests after
+    This test runs first (``runs_first``): on a fresh clone the suite's cache is empty, and the tests after
     this one then load the kernels of ``create`` instead of compiling them all again (about 40 s on 2 cores).
     A warm cache keeps its files. Numba keys the files by the source file's path, size and time, which the
     two caches share.
@@ -186,6 +186,7 @@ def _uninterrupted(portrait: Path, folder: Path, analysis, fit) -> tuple[dict, d
 
 
 @pytest.mark.slow
+@pytest.mark.runs_first  # its reference run compiles every kernel of create; the tests after it load them (_hand_on)
 def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(astronaut_fit, tmp_path, monkeypatch,
                                                                               own_forkserver):
     portrait, analysis, fit = astronaut_fit
@@ -196,13 +197,12 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
     # to the core count; with two threads, 14 uninterrupted runs on the loaded 2-core machine trained 4
     # different avatars, with one thread 8 of 8 were identical
     monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
-    # as in a fresh clone: the reference run compiles every numba kernel, the later runs load them from the
-    # cache it leaves (code that rounded differently once gave 0.06 in log-scales; see _project_kernel.py)
+    # as in a fresh clone: the uninterrupted run compiles every numba kernel into an empty cache and every later
+    # run loads them, so each rerun's bit-for-bit match below also says that compiled and cached kernels agree
+    # (code that rounded differently once gave 0.06 in log-scales; see _project_kernel.py). Its times place the
+    # kill points: the compiling falls in the training, which is killed at a step, not at a time
     suite_cache = os.environ.get("NUMBA_CACHE_DIR")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))  # read when the children import numba
-    # the uninterrupted run compiles the kernels; every later run loads them from its cache, so each rerun's
-    # bit-for-bit match below also says that compiled and cached kernels agree. Its times place the kill
-    # points: the compiling falls in the training, which is killed at a step, not at a time
     want_manifest, want, times = _uninterrupted(portrait, tmp_path / "ref", analysis, fit)
     _hand_on(tmp_path / "numba-cache", suite_cache)
 
