@@ -282,12 +282,14 @@ def test_portrait_background_fades_the_photos_hair_only_beyond_a_hair_shell(astr
     from vasa3d.io import load_avatar
 
     still, moved = {}, {}
-    for version, path in ((2, astronaut_avatar), (1, astronaut_avatar_v1)):
+    for version, path in ((3, astronaut_avatar), (1, astronaut_avatar_v1)):
         backdrop = _PortraitScene(load_avatar(path), 128, "auto").backdrop
         still[version], moved[version] = backdrop.layer(), backdrop.layer(head_keep=0.0)
     assert np.array_equal(still[1], moved[1])
-    changed = np.abs(still[2] - moved[2]).max(axis=2) > 0.1
-    assert 0.002 < changed.mean() < 0.1, changed.mean()  # a rim of hair tips, not the body
+    changed = np.abs(still[3] - moved[3]).max(axis=2) > 0.1
+    # a rim of hair tips, not the body (measured 0.0018 on head version 3, whose nape covers more of the
+    # photo's person behind the jaw than version 2 did)
+    assert 0.001 < changed.mean() < 0.1, changed.mean()
     assert not changed[100:].any()  # the shoulders and the collar stay
 
 

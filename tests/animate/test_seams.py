@@ -77,7 +77,9 @@ def test_a_turning_head_with_its_hair_uncovers_the_wall_not_a_ghost_of_itself(se
     """The hair shell carries the hair, so above the neck a turned head leaves the wall behind it in its old
     outline: the body layer went on under all of the head (as it must for a bare skull inside the hair), and
     a turn showed an opaque pale ghost of the head beside the face, trained into avatars as smears. Behind
-    the neck the body (the neck) still continues."""
+    the neck's tube the body (the neck) still continues; behind the nape above it (head version 3), which
+    turns with the head, it does not: with it there, the wall a turn uncovers beside the cheeks at the
+    eyes' height showed neck colours (20 % of it for Grace Hopper at -30 degrees)."""
     name, analysis, head, animator = setup
     from vasa3d.animate.raster import rasterize_mesh
 
@@ -85,8 +87,11 @@ def test_a_turning_head_with_its_hair_uncovers_the_wall_not_a_ghost_of_itself(se
     verts = animator.vertices(*animator.portrait_latent)
     uv, z = (t.numpy().astype(np.float32) for t in animator.camera.project(verts))
     r_neck = list(head.regions).index("neck")
+    in_head_frame = animator.vertices(np.zeros(52, np.float32), np.zeros(7, np.float32)).numpy()
+    tube = (in_head_frame[animator.faces, 1] <= animator.config.body_neck_top_m).all(axis=1)
+    assert ((animator.face_region == r_neck) & ~tube).sum() >= 24  # the nape: a ring of neck faces above the tube
     rest = rasterize_mesh(uv, z, animator.faces, S, S, face_mask=animator.face_region != r_neck).covered
-    neck = rasterize_mesh(uv, z, animator.faces, S, S, face_mask=animator.face_region == r_neck).covered
+    neck = rasterize_mesh(uv, z, animator.faces, S, S, face_mask=(animator.face_region == r_neck) & tube).covered
     chin = np.flatnonzero(rest.any(axis=1))[-1]
     assert animator.layers.body_alpha[neck & rest].mean() > 0.95, name  # the neck goes on behind the jaw
     for yaw in (-30.0, 30.0):

@@ -84,17 +84,18 @@ def test_short_hair_grows_the_skull_by_its_thickness(astronaut_analysis, head):
 
 def test_version_1_head_has_no_hair_and_the_same_first_components(head):
     old = build_head({"kind": "builtin", "version": 1})
-    assert old.n_hair == 0 and head.n_hair == 6
-    assert head.n_shape == old.n_shape + head.n_hair
-    assert torch.equal(head.shapedirs[..., :old.n_shape], old.shapedirs)
-    assert old.config() == {"kind": "builtin", "version": 1} and head.config() == {"kind": "builtin", "version": 2}
+    v2 = build_head({"kind": "builtin", "version": 2})  # the same mesh as version 1 (version 3 has the nape)
+    assert old.n_hair == 0 and v2.n_hair == head.n_hair == 6
+    assert v2.n_shape == old.n_shape + v2.n_hair
+    assert torch.equal(v2.shapedirs[..., :old.n_shape], old.shapedirs)
+    assert old.config() == {"kind": "builtin", "version": 1} and head.config() == {"kind": "builtin", "version": 3}
     assert build_head({"kind": "builtin"}).n_hair == 0  # a record without a version is the first head
     # a fit on the old head ignores the hair step (nothing to fit)
     fit = dataclasses.make_dataclass("F", ["params", "camera"])(None, None)
     assert fit_hair(fit, old, np.ones((4, 4))) is fit
 
 
-@pytest.mark.parametrize("record", [{"kind": "builtin", "version": 3}, {"kind": "builtin", "version": True},
+@pytest.mark.parametrize("record", [{"kind": "builtin", "version": 4}, {"kind": "builtin", "version": True},
                                     {"kind": "builtin", "version": 2, "path": "/etc/passwd"},
                                     {"kind": "builtin", "version": "2"}])
 def test_a_strangers_builtin_head_record_is_refused(record):
@@ -110,6 +111,22 @@ def test_the_avatar_file_of_a_version_1_head_still_loads():
     avatar = load_avatar(Path(__file__).parents[1] / "data" / "serve" / "astronaut-small.vasa3d")
     assert avatar.head.config() == {"kind": "builtin", "version": 1}
     assert avatar.shape.shape[1] == avatar.head.n_shape == build_head().n_shape - build_head().n_hair
+
+
+def test_an_avatar_made_on_version_2_keeps_its_head(astronaut_analysis, tmp_path):
+    """Avatars made before the nape (version 3) record version 2 and are rebuilt on it: their Gaussians are
+    bound to version 2's triangles, and they render as they did."""
+    from vasa3d.gaussians import AvatarConfig, GaussianAvatar
+    from vasa3d.io.avatar_file import load_avatar, save_avatar
+
+    v2 = build_head({"kind": "builtin", "version": 2})
+    made = GaussianAvatar.from_portrait(v2, fit_portrait(astronaut_analysis, v2), astronaut_analysis,
+                                        AvatarConfig(num_gaussians=500, hidden=8, seed=0))
+    save_avatar(tmp_path / "v2.vasa3d", made)
+    loaded = load_avatar(tmp_path / "v2.vasa3d")
+    assert loaded.head.config() == {"kind": "builtin", "version": 2}
+    assert loaded.head.faces.shape == v2.faces.shape and loaded.head.faces.shape[0] < build_head().faces.shape[0]
+    assert torch.equal(loaded.head.v_template, v2.v_template)
 
 
 def test_hair_faces_are_the_triangles_the_shell_moves(astronaut_fit, head):

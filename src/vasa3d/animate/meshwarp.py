@@ -69,6 +69,10 @@ class MeshWarpConfig:
     """a texel is used sharp when the portrait saw it at least this many times as squarely as the frame does"""
     neck_fade_m: tuple[float, float] = (-0.07, -0.13)
     """the neck mesh is opaque above the first height (metres, head frame) and gone below the second"""
+    body_neck_top_m: float = -0.04
+    """the body layer goes on behind the neck mesh only where the neck lies below this height (metres, head
+    frame): above it (the built-in head's nape, behind the jaw and the ears) the neck turns with the head, and
+    what a turn uncovers there is the wall"""
     inner_depth_bias_m: float = 0.02
     """the inside of the mouth is drawn as if this much farther away (eyeballs a quarter of it)"""
     hair_detail: float = 1.0
@@ -455,7 +459,8 @@ class MeshWarpAnimator:
             # the hair shell carries the hair: what a turning head uncovers above its neck is the wall behind
             # it (the body continued there too, as a pale ghost of the head that the avatar learned as smears
             # and patches beside the turned face); behind the jaw the neck goes on
-            neck = rasterize_mesh(uv0, z0, self.faces, S, S, face_mask=self.face_region == r_neck).covered
+            low = (Vc[self.faces, 1] <= cfg.body_neck_top_m).all(axis=1)
+            neck = rasterize_mesh(uv0, z0, self.faces, S, S, face_mask=(self.face_region == r_neck) & low).covered
             grown = cv2.dilate(neck.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(1, S // 128))
             behind = cv2.GaussianBlur(grown.astype(np.float32), (0, 0), max(1.0, S / 256))
         self.layers: PortraitLayers = make_layers(analysis.image, self.portrait_mask, head_only, behind)

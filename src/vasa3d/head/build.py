@@ -17,7 +17,7 @@ from vasa3d.arkit import ARKIT_NAMES
 from vasa3d.errors import InputError, MissingAssetError
 from vasa3d.head.model import HeadModel
 
-BUILTIN_CONFIG = {"kind": "builtin", "version": 2}
+BUILTIN_CONFIG = {"kind": "builtin", "version": 3}
 FLAME_KEYS = {"kind", "sha256", "n_shape", "n_expression"}
 
 

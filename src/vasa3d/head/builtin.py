@@ -8,7 +8,8 @@ landmarks in ``data/mean_face.npz`` (see :mod:`vasa3d.head.make_mean_face`):
   landmarks 468-477, rotating about their centres for gaze;
 * scalp and back of head: rings grown from the face outline back over an
   ellipsoid skull, with ear bumps on its sides;
-* neck: an elliptic tube under the skull;
+* neck: an elliptic tube under the skull (version 3: reaching up under the skull and widening behind
+  the jaw's angles into a nape, as a real neck does);
 * inner mouth: a cavity hanging from the inner lip ring, upper and lower teeth
   rows and a tongue, which show when the jaw opens;
 * skinning: joints root (head centre), neck, jaw, right eye, left eye;
@@ -46,9 +47,17 @@ IRIS_RADIUS = 0.0058
 SKULL_CENTRE = np.array([0.0, 0.012, -0.004])
 SKULL_RADII = np.array([0.076, 0.108, 0.100])
 SCALP_RINGS = 12
-#: version 1: the head of avatars made before the hair shell; 2: with the hair shell's shape components
-BUILTIN_VERSIONS = (1, 2)
-BUILTIN_VERSION = 2
+#: version 1: the head of avatars made before the hair shell; 2: with the hair shell's shape components;
+#: 3: the neck reaches up under the skull and widens behind the jaw into a nape (no wall shows between
+#: the jaw, the ear and the hair on a turned head)
+BUILTIN_VERSIONS = (1, 2, 3)
+BUILTIN_VERSION = 3
+#: version 3's nape: the neck's top ring (m), how far the tube widens sideways and reaches back at full
+#: strength (m), and the heights over which that strength rises from 0 to 1 (m)
+NAPE_TOP = -0.025
+NAPE_WIDEN = 0.014
+NAPE_BACK = 0.045
+NAPE_RISE = (-0.12, -0.06)
 #: the hair shell: scalp vertices move out from the skull centre by a profile over the angle from the top
 #: of the head, seen from the front (0 degrees: up, 90: level with the skull centre); one shape component
 #: per angle, a smooth bump over the profile, symmetric left-right.  The face and the neck never move; the
@@ -338,8 +347,9 @@ def build_builtin_arrays(version: int = BUILTIN_VERSION) -> dict[str, np.ndarray
     n_az = 24
     az = np.linspace(0, 2 * math.pi, n_az, endpoint=False)
     neck_rows = []
-    for y in (-0.05, -0.08, -0.11, -0.14, -0.17, -0.20):
-        ring = np.stack([0.052 * np.cos(az), np.full(n_az, y), -0.022 + 0.056 * np.sin(az)], 1)
+    heights = (-0.05, -0.08, -0.11, -0.14, -0.17, -0.20)
+    for y in ((NAPE_TOP,) + heights if version >= 3 else heights):
+        ring = _neck_ring(az, y, nape=version >= 3)
         to_root = float(_smoothstep(-0.09, -0.18, y))
         neck_rows.append(b.add(ring, R["neck"], _w(neck=1 - to_root, root=to_root)))
     tri = _grid_triangles(neck_rows, closed=True)
@@ -419,6 +429,21 @@ def build_builtin_arrays(version: int = BUILTIN_VERSION) -> dict[str, np.ndarray
     arrays.update(build_shape_basis(arrays))
     arrays.update(build_blendshapes(arrays))
     return arrays
+
+
+def _neck_ring(az: np.ndarray, y: float, nape: bool) -> np.ndarray:
+    """``(len(az), 3)`` one ring of the neck at height ``y``; ``az`` is the azimuth, sin > 0 toward the face.
+
+    The tube is an ellipse 10.4 cm wide and 11.2 cm deep. With ``nape`` its back half widens sideways
+    (behind the jaw's angles) and reaches backward (the nape under the hair), rising smoothly from nothing
+    at :data:`NAPE_RISE` ``[0]`` to full strength at ``[1]``; the front, which a frontal view sees, keeps
+    the tube.
+    """
+    s = float(_smoothstep(*NAPE_RISE, y)) if nape else 0.0
+    behind = np.maximum(0.0, -np.sin(az))
+    x = np.cos(az) * (0.052 + NAPE_WIDEN * s * np.minimum(1.0, 2.0 * behind))
+    z = -0.022 + 0.056 * np.sin(az) - NAPE_BACK * s * behind * (0.5 + 0.5 * np.abs(np.cos(az)))
+    return np.stack([x, np.full(len(az), y), z], 1)
 
 
 def _neck_orient(tri: np.ndarray, V: np.ndarray) -> np.ndarray:
