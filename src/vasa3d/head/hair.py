@@ -3,7 +3,7 @@
 Hair outside the head mesh can only be a flat picture behind the head: it cannot
 turn with it, and a head turned 20 degrees or more showed streaks and smears at
 the temples where the turning scalp met the flat hair (issue 14).  The built-in
-head (version 2) has shape components that move the scalp out from the skull
+head (from version 2 on) has shape components that move the scalp out from the skull
 centre by a smooth profile over the angle from the top of the head
 (:func:`vasa3d.head.shape_basis.hair_profile`); :func:`fit_hair` sets them so
 that the mesh's outline in the portrait meets the outline of the person mask

@@ -109,7 +109,7 @@ def build_shape_basis(a: dict) -> dict[str, np.ndarray]:
         fields_v.append(fv)
         fields_j.append(fj)
         prior.append(1.0)
-    if "hair_ramp" in a:  # built-in head version 2: the hair shell, last (version 1's indices stay)
+    if "hair_ramp" in a:  # built-in head from version 2 on: the hair shell, last (version 1's indices stay)
         for fv in hair_fields(X, a["hair_ramp"]):
             fields_v.append(fv)
             fields_j.append(np.zeros_like(J))
