@@ -215,6 +215,8 @@ def test_version_3_neck_fills_the_wall_behind_the_jaw(head):
     the neck is version 2's, and so is the front half of the neck below its new top ring."""
     from skimage.morphology import convex_hull_image
 
+    from vasa3d.head.builtin import NECK_AXIS_Z
+
     v2 = build_head({"kind": "builtin", "version": 2})
     neck = REGIONS.index("neck")
     r2, r3 = v2.vertex_regions.numpy(), head.vertex_regions.numpy()
@@ -222,7 +224,7 @@ def test_version_3_neck_fills_the_wall_behind_the_jaw(head):
     assert np.array_equal(V2[r2 != neck], V3[r3 != neck])
     n2, n3 = V2[r2 == neck], V3[r3 == neck]
     assert len(n3) == len(n2) + 24 and n3[:, 1].max() > n2[:, 1].max() + 0.02  # one ring more, 2.5 cm higher
-    front = n2[:, 2] >= -0.022
+    front = n2[:, 2] >= NECK_AXIS_Z
     assert np.allclose(n3[24:][front], n2[front])
     # behind the jaw's angles it is wider and deeper: measured 1.0 cm wider and 2.5 cm further back at
     # the old top ring

@@ -42,6 +42,7 @@ from vasa3d.animate.eyes import EyeAppearance, draw_eye, eye_appearance
 from vasa3d.animate.layers import PortraitLayers, body_flow, make_layers
 from vasa3d.animate.mouth import MouthStyle, draw_mouth
 from vasa3d.animate.raster import interpolate, rasterize_mesh, sample_bilinear
+from vasa3d.head.builtin import NAPE_TOP, NECK_HEIGHTS
 from vasa3d.render.camera import Camera
 
 __all__ = ["MeshWarpConfig", "MeshWarpAnimator"]
@@ -69,10 +70,10 @@ class MeshWarpConfig:
     """a texel is used sharp when the portrait saw it at least this many times as squarely as the frame does"""
     neck_fade_m: tuple[float, float] = (-0.07, -0.13)
     """the neck mesh is opaque above the first height (metres, head frame) and gone below the second"""
-    body_neck_top_m: float = -0.04
+    body_neck_top_m: float = 0.5 * (NECK_HEIGHTS[0] + NAPE_TOP)
     """the body layer goes on behind the neck mesh only where the neck lies below this height (metres, head
-    frame): above it (the built-in head's nape, behind the jaw and the ears) the neck turns with the head, and
-    what a turn uncovers there is the wall"""
+    frame; between the tube's top ring and the nape's): above it (the built-in head's nape, behind the jaw and
+    the ears) the neck turns with the head, and what a turn uncovers there is the wall"""
     inner_depth_bias_m: float = 0.02
     """the inside of the mouth is drawn as if this much farther away (eyeballs a quarter of it)"""
     hair_detail: float = 1.0

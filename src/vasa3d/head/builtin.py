@@ -52,7 +52,12 @@ SCALP_RINGS = 12
 #: the jaw, the ear and the hair on a turned head)
 BUILTIN_VERSIONS = (1, 2, 3)
 BUILTIN_VERSION = 3
-#: version 3's nape: the neck's top ring (m), how far the tube widens sideways and reaches back at full
+#: the neck: an elliptic tube about a vertical axis at this z (m), with these half-width and half-depth (m),
+#: its rings at these heights (m)
+NECK_AXIS_Z = -0.022
+NECK_RADII = (0.052, 0.056)
+NECK_HEIGHTS = (-0.05, -0.08, -0.11, -0.14, -0.17, -0.20)
+#: version 3's nape: one more ring on top (m), how far the tube widens sideways and reaches back at full
 #: strength (m), and the heights over which that strength rises from 0 to 1 (m)
 NAPE_TOP = -0.025
 NAPE_WIDEN = 0.014
@@ -347,8 +352,7 @@ def build_builtin_arrays(version: int = BUILTIN_VERSION) -> dict[str, np.ndarray
     n_az = 24
     az = np.linspace(0, 2 * math.pi, n_az, endpoint=False)
     neck_rows = []
-    heights = (-0.05, -0.08, -0.11, -0.14, -0.17, -0.20)
-    for y in ((NAPE_TOP,) + heights if version >= 3 else heights):
+    for y in ((NAPE_TOP,) + NECK_HEIGHTS if version >= 3 else NECK_HEIGHTS):
         ring = _neck_ring(az, y, nape=version >= 3)
         to_root = float(_smoothstep(-0.09, -0.18, y))
         neck_rows.append(b.add(ring, R["neck"], _w(neck=1 - to_root, root=to_root)))
@@ -441,8 +445,8 @@ def _neck_ring(az: np.ndarray, y: float, nape: bool) -> np.ndarray:
     """
     s = float(_smoothstep(*NAPE_RISE, y)) if nape else 0.0
     behind = np.maximum(0.0, -np.sin(az))
-    x = np.cos(az) * (0.052 + NAPE_WIDEN * s * np.minimum(1.0, 2.0 * behind))
-    z = -0.022 + 0.056 * np.sin(az) - NAPE_BACK * s * behind * (0.5 + 0.5 * np.abs(np.cos(az)))
+    x = np.cos(az) * (NECK_RADII[0] + NAPE_WIDEN * s * np.minimum(1.0, 2.0 * behind))
+    z = NECK_AXIS_Z + NECK_RADII[1] * np.sin(az) - NAPE_BACK * s * behind * (0.5 + 0.5 * np.abs(np.cos(az)))
     return np.stack([x, np.full(len(az), y), z], 1)
 
 
@@ -450,7 +454,7 @@ def _neck_orient(tri: np.ndarray, V: np.ndarray) -> np.ndarray:
     p = V[tri]
     n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
     c = p.mean(1)
-    out = c - np.array([0.0, 0.0, -0.022])
+    out = c - np.array([0.0, 0.0, NECK_AXIS_Z])
     out[:, 1] = 0
     flip = np.einsum("ij,ij->i", n, out) < 0
     tri = tri.copy()
