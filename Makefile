@@ -47,8 +47,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/vasa3d demo
 
+# The suite runs in two parts: everything but the real-time checks on TEST_WORKERS processes at once
+# (pytest-xdist; a module's tests stay together, so a module's trained avatar is made once), then the
+# tests marked `realtime` (the live engine against the wall clock, in the browser and in docs/live.md's
+# example) one at a time, alone on the machine. `.venv/bin/python -m pytest` runs it all in one process.
+TEST_WORKERS ?= 2
+
 test: $(TEST_STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not realtime"
+	$(VENV)/bin/python -m pytest -m realtime
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/render.py

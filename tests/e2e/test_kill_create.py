@@ -164,7 +164,10 @@ def _hand_on(cache: Path, suite_cache: str | None) -> None:
         dst = Path(suite_cache) / src.relative_to(cache)
         if src.is_file() and not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+            # whole or not at all: under `make test` another test process may be loading this cache now
+            part = dst.with_name(f".{dst.name}.{os.getpid()}.part")
+            shutil.copy2(src, part)
+            os.replace(part, dst)
 
 
 def _uninterrupted(portrait: Path, folder: Path, analysis, fit) -> tuple[dict, dict[str, torch.Tensor], dict]:

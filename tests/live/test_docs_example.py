@@ -4,12 +4,14 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vasa3d.arkit import ARKIT_INDEX
 
 DOC = Path(__file__).parent.parent.parent / "docs" / "live.md"
 
 
+@pytest.mark.realtime  # make test runs it alone, after the tests that run two at a time
 def test_the_documented_tts_stream_example_runs(small_avatar, capsys):
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
     assert len(blocks) == 1

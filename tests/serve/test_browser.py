@@ -113,6 +113,7 @@ def lip_gaps(frames):
     return np.asarray(gaps), np.asarray(front)
 
 
+@pytest.mark.realtime  # make test runs it alone, after the tests that run two at a time
 def test_live_talk_fps_lipsync_drag_interrupt(live_page):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
