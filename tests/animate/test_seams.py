@@ -125,3 +125,27 @@ def test_the_side_of_the_neck_a_turn_uncovers_is_drawn_whole(setup):
         shows &= ndimage.binary_erosion(tri >= 0)  # not the antialiased rim
         assert shows.sum() > 50, (name, yaw)
         assert np.mean(frame["mask"][shows] < 0.9) < 0.03, (name, yaw, np.mean(frame["mask"][shows] < 0.9))
+
+
+
+def test_the_underside_of_the_jaw_is_filled_with_the_faces_skin(setup):
+    """The skin under the jaw (which the photo never shows and a turned head does) takes the colour of the skin
+    across the jaw line. It was one flat colour, the mean of the neck's shown texels, collar included (the
+    astronaut's black collar made it grey, Grace Hopper's white one pale), and read as a band along the jaw."""
+    import torch
+
+    from vasa3d.animate.meshwarp import _under_jaw
+
+    name, analysis, head, animator = setup
+    faces, vregion, regions = head.faces.numpy(), head.vertex_regions.numpy(), list(head.regions)
+    with torch.no_grad():
+        canonical = head(animator._params(torch.zeros(1, 52), torch.zeros(1, 7)))[0].numpy().astype(np.float64)
+    under = _under_jaw(canonical) & np.isin(vregion, [regions.index("scalp"), regions.index("ears")])
+    line = np.zeros(len(vregion), bool)  # the face's vertices that share a triangle with the jaw's underside
+    line[faces[under[faces].any(1)].ravel()] = True
+    line &= vregion == regions.index("face")
+    assert under.sum() >= 40 and line.sum() >= 10
+    colour = animator.attr[:, -3:]  # what each vertex is drawn with where the photo does not show it
+    # measured 0.001-0.017 (max over RGB); the flat fill was 0.19-0.31 away, with no spread at all
+    assert np.abs(colour[under].mean(0) - colour[line].mean(0)).max() < 0.05, (name, colour[under].mean(0))
+    assert colour[under].std(0).max() > 0.005, name  # filled, not one flat colour

@@ -437,12 +437,15 @@ class MeshWarpAnimator:
         special = (vregion == self._r_mouth) | (vregion == self._r_eyeball)
         groups = [np.isin(vregion, [region_id[n] for n in names if n in region_id]) for names in
                   (("face", "lips", "eyes"), ("scalp", "ears"), ("neck",))]
-        # the skin under the jaw (the scalp's rings grown from the chin) takes the neck's colours, not the
-        # hair's: with the hair shell far more of the scalp is hair the photo shows, and filled from it the
-        # underside of the jaw came out as a dark band along the jaw line
+        # the skin under the jaw (the scalp's rings grown from the chin) is filled from the face across the jaw
+        # line, not from the hair: with the hair shell far more of the scalp is hair the photo shows, and
+        # filled from it the underside of the jaw came out as a dark band along the jaw line. Nor from the
+        # neck: no triangle joins it to the neck's tube, so it took one flat colour, the mean of the neck's
+        # shown texels with the collar's among them (grey, or white under a white collar), seen as a band
+        # along the jaw of a turned head
         under = groups[1] & _under_jaw(Vc)
         groups[1] &= ~under
-        groups[2] |= under
+        groups[0] |= under
         colour = _diffuse_colours(colour, known & ~special, self.faces, groups)
         colour[vregion == self._r_mouth] = np.asarray(cfg.mouth.cavity)
 
