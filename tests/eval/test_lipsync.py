@@ -132,6 +132,9 @@ def test_eval_command_reports_identity_by_yaw_and_lip_sync(avatar, astronaut_ava
     assert set(m["identity_by_yaw"]) == {str(y) for y in IDENTITY_YAWS}
     # the portrait is the render's own source: close from the front
     assert m["identity_by_yaw"]["0.0"] < 0.35
+    # the same views with the portrait's expression (here the render's own neutral face: close too)
+    assert set(m["identity_by_yaw_expression"]) == {str(y) for y in IDENTITY_YAWS}
+    assert m["identity_by_yaw_expression"]["0.0"] < 0.35
     frames = int(np.ceil(len(speech.samples) / 16000 * 25 - 1e-6))
     assert m["lipsync"]["frames"] == frames and m["lipsync"]["closures"] is None  # no transcript given
     assert m["lipsync"]["r"] >= 0.5, m["lipsync"]
@@ -139,7 +142,8 @@ def test_eval_command_reports_identity_by_yaw_and_lip_sync(avatar, astronaut_ava
 
     size = avatar.camera.width
     sheet = np.asarray(Image.open(out / "report.png"))
-    assert sheet.shape[1] == len(IDENTITY_YAWS) * size  # the identity row is the widest
+    assert sheet.shape[1] == len(IDENTITY_YAWS) * size  # the identity rows are the widest
+    assert np.abs(sheet[-2 * size: -size].astype(int) - sheet[-size:]).mean() > 1  # neutral, then the photo's expression
     plot = np.asarray(Image.open(out / "lipsync.png"))
     assert plot.shape[:2] == (300, 1000)
 
@@ -155,3 +159,27 @@ def test_eval_lipsync_flags_are_checked_before_any_work(astronaut_avatar, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("error:") and message in err[0], err
     assert not (tmp_path / "r").exists()
+
+
+
+def test_identity_with_the_photos_expression(tmp_path):
+    """Against the astronaut's photo (an open-mouthed smile: the fit gives jawOpen about 0.3), the avatar with
+    that expression is nearer than its neutral face, which shuts her mouth: the neutral views measure the
+    change of expression as well as the person. On the small trained avatar of tests/data/serve, measured
+    (0, -30, +30 degrees) 0.354 / 0.363 / 0.477 neutral, 0.288 / 0.333 / 0.444 with the photo's expression."""
+    from pathlib import Path
+
+    from skimage import data
+
+    from vasa3d.eval.evaluate import EvalConfig, evaluate, portrait_expression
+
+    avatar = load_avatar(Path(__file__).parents[1] / "data" / "serve" / "astronaut-small.vasa3d").eval()
+    photo = data.astronaut()
+    z = portrait_expression(avatar, photo)
+    assert z.shape == (avatar.dyn_dim,) and float(z[ARKIT_NAMES.index("jawOpen")]) > 0.15, z
+    m = evaluate(avatar, _own_dataset(avatar, tmp_path / "ds", "hair"),
+                 EvalConfig(perceptual="off", lipsync=False, max_frames=1), portrait=photo, quiet=True)
+    neutral, expression = m["identity_by_yaw"], m["identity_by_yaw_expression"]
+    assert expression["0.0"] < neutral["0.0"] - 0.03, (neutral, expression)
+    turned = ("-30.0", "30.0")
+    assert sum(expression[y] for y in turned) < sum(neutral[y] for y in turned), (neutral, expression)

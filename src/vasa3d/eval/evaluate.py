@@ -175,8 +175,13 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
                     identity_missing += 1
             if k < 4:
                 shown.append((_u8(target), _u8(pred)))
-        turned, coverages = _turned_views(avatar, dataset[int(indices[0])].camera, bg, config,
-                                          portrait if config.identity else None)
+        camera = dataset[int(indices[0])].camera
+        turned, coverages = _turned_views(avatar, camera, bg, config, portrait if config.identity else None)
+        turned_expression = None
+        if config.identity and portrait is not None:
+            z_expression = portrait_expression(avatar, portrait)
+            if z_expression is not None:
+                turned_expression, _ = _turned_views(avatar, camera, bg, config, portrait, z_dyn=z_expression)
     lips = _lipsync(avatar, config, quiet) if config.lipsync else None
     metrics = {name: (float(np.mean(v)) if v else None) for name, v in per.items()}
     kind = None if perceptual is None else type(perceptual).__name__
@@ -185,6 +190,8 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
         side_coverage=float(np.nanmin(coverages)) if coverages else None,
         side_coverage_by_yaw={str(y): c for y, c in zip(SIDE_YAWS, coverages)},
         identity_by_yaw={str(y): d for y, (_, d) in zip(IDENTITY_YAWS, turned)},
+        identity_by_yaw_expression=(None if turned_expression is None else
+                                    {str(y): d for y, (_, d) in zip(IDENTITY_YAWS, turned_expression)}),
         identity_no_face=identity_missing,
         perceptual_kind=kind,
         perceptual_name=PERCEPTUAL_NAMES.get(kind) if kind else None,
@@ -192,7 +199,7 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
         per_frame={k: v for k, v in per.items() if v},
     )
     if out_dir is not None:
-        write_report(out_dir, metrics, shown, turned, lips)
+        write_report(out_dir, metrics, shown, turned, lips, turned_expression)
     return metrics
 
 
@@ -230,13 +237,29 @@ def _face_metrics(per: dict, pred: Tensor, target: Tensor, face: np.ndarray, per
             per["perceptual_face"].append(float(perceptual(mixed[None], target[box][None]).mean()))
 
 
-def _turned_views(avatar, camera: Camera, bg: Tensor, config: EvalConfig, portrait: np.ndarray | None
-                  ) -> tuple[list[tuple[np.ndarray, float | None]], list[float]]:
-    """Renders at a neutral latent from ``IDENTITY_YAWS``, each with its identity distance to ``portrait``
-    (None without a portrait, or where dlib finds no face), and the alpha coverage of the head silhouette
-    at ``SIDE_YAWS`` (without the faded neck when ``neck_fade``: it is not part of the head to cover)."""
+def portrait_expression(avatar, portrait: np.ndarray) -> Tensor | None:
+    """``(dyn_dim,)`` the portrait's own expression as the avatar's motion latent: the avatar's head fitted
+    to the photo's landmarks, read as the animator reads its portrait latent; None where no face is found."""
+    from vasa3d.face import analyze_portrait
+    from vasa3d.head import fit_portrait
+
+    try:
+        analysis = analyze_portrait(portrait, size=int(min(portrait.shape[:2])))
+        fit = fit_portrait(analysis, avatar.head)
+    except FaceNotFoundError:
+        return None
+    z_dyn = fit.params.expression.detach().reshape(-1)[: avatar.dyn_dim].float().cpu()
+    return z_dyn if len(z_dyn) == avatar.dyn_dim else None
+
+
+def _turned_views(avatar, camera: Camera, bg: Tensor, config: EvalConfig, portrait: np.ndarray | None,
+                  z_dyn: Tensor | None = None) -> tuple[list[tuple[np.ndarray, float | None]], list[float]]:
+    """Renders at the latent ``z_dyn`` (default neutral) from ``IDENTITY_YAWS``, each with its identity
+    distance to ``portrait`` (None without a portrait, or where dlib finds no face), and the alpha coverage
+    of the head silhouette at ``SIDE_YAWS`` (without the faded neck when ``neck_fade``: it is not part of
+    the head to cover)."""
     device = avatar.means.device
-    z_dyn = torch.zeros(avatar.dyn_dim, device=device)
+    z_dyn = torch.zeros(avatar.dyn_dim, device=device) if z_dyn is None else z_dyn.to(device)
     z_pose = torch.zeros(avatar.pose_dim, device=device)
     target = avatar.head_center.cpu()
     views, cover = [], []
@@ -309,10 +332,11 @@ def _dataset_portrait(dataset) -> np.ndarray | None:
 
 
 def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list,
-                 turned: list[tuple[np.ndarray, float | None]], lips=None) -> Path:
+                 turned: list[tuple[np.ndarray, float | None]], lips=None,
+                 turned_expression: list[tuple[np.ndarray, float | None]] | None = None) -> Path:
     """``metrics.json`` and ``report.png`` (rows: frame | render pairs; then the neutral face from
-    ``IDENTITY_YAWS``, each labelled with its yaw and identity distance), and ``lipsync.png`` (measured lip
-    gap over loudness)."""
+    ``IDENTITY_YAWS``, each labelled with its yaw and identity distance, and the same views with the
+    portrait's expression when given), and ``lipsync.png`` (measured lip gap over loudness)."""
     from vasa3d.io import save_image
 
     from vasa3d.io.paths import atomic_output
@@ -323,8 +347,10 @@ def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list,
         tmp.write_text(json.dumps(metrics, indent=1,
                                   default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
     rows = [np.concatenate([t, p], axis=1) for t, p in pairs]
-    rows.append(np.concatenate([_labelled(img, f"yaw {yaw:+.0f}" + ("" if d is None else f"  id {d:.2f}"))
-                                for yaw, (img, d) in zip(IDENTITY_YAWS, turned)], axis=1))
+    for views, tag in ((turned, ""), (turned_expression, "  photo's expr.")):
+        if views is not None:
+            rows.append(np.concatenate([_labelled(img, f"yaw {yaw:+.0f}" + ("" if d is None else f"  id {d:.2f}") + tag)
+                                        for yaw, (img, d) in zip(IDENTITY_YAWS, views)], axis=1))
     width = max(r.shape[1] for r in rows)
     pad = lambda im: np.pad(im, ((0, 0), (0, width - im.shape[1]), (0, 0)))  # noqa: E731
     save_image(out / "report.png", np.concatenate([pad(r) for r in rows], axis=0))

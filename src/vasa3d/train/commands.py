@@ -148,7 +148,7 @@ def _eval(args: argparse.Namespace) -> int:
     dataset = FrameDataset(args.dataset)
     metrics = evaluate(avatar, dataset, config, out_dir=args.output, quiet=args.quiet)
     summary = {k: metrics[k] for k in ("psnr", "psnr_face", "l1", "ssim", "ssim_face", "perceptual",
-                                       "perceptual_name", "identity_distance", "identity_by_yaw", "side_coverage",
-                                       "lipsync")}
+                                       "perceptual_name", "identity_distance", "identity_by_yaw",
+                                       "identity_by_yaw_expression", "side_coverage", "lipsync")}
     print(json.dumps(summary, indent=1))
     return 0
