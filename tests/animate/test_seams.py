@@ -127,7 +127,6 @@ def test_the_side_of_the_neck_a_turn_uncovers_is_drawn_whole(setup):
         assert np.mean(frame["mask"][shows] < 0.9) < 0.03, (name, yaw, np.mean(frame["mask"][shows] < 0.9))
 
 
-
 def test_the_underside_of_the_jaw_is_filled_with_the_faces_skin(setup):
     """The skin under the jaw (which the photo never shows and a turned head does) takes the colour of the skin
     across the jaw line. It was one flat colour, the mean of the neck's shown texels, collar included (the
@@ -135,11 +134,13 @@ def test_the_underside_of_the_jaw_is_filled_with_the_faces_skin(setup):
     import torch
 
     from vasa3d.animate.meshwarp import _under_jaw
+    from vasa3d.head import params_from_latent
 
     name, analysis, head, animator = setup
     faces, vregion, regions = head.faces.numpy(), head.vertex_regions.numpy(), list(head.regions)
-    with torch.no_grad():
-        canonical = head(animator._params(torch.zeros(1, 52), torch.zeros(1, 7)))[0].numpy().astype(np.float64)
+    with torch.no_grad():  # the fitted person's head at rest, where the animator decides what is under the jaw
+        rest = params_from_latent(torch.zeros(1, 52), torch.zeros(1, 7), animator.shape)
+        canonical = head(rest)[0].numpy().astype(np.float64)
     under = _under_jaw(canonical) & np.isin(vregion, [regions.index("scalp"), regions.index("ears")])
     line = np.zeros(len(vregion), bool)  # the face's vertices that share a triangle with the jaw's underside
     line[faces[under[faces].any(1)].ravel()] = True

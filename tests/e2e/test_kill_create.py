@@ -156,8 +156,8 @@ def _hand_on(cache: Path, suite_cache: str | None) -> None:
     This test runs first (``runs_first``): on a fresh clone the suite's cache is empty, and the tests after
     this one then load the kernels of ``create`` instead of compiling them all again (about 40 s on 2 cores);
     under ``make test`` that is the tests of this process, and those of the other process that need a kernel
-    after the hand-on (before it, that process compiles its own). A warm cache keeps its files. Numba keys the files by the source file's path, size and time, which the
-    two caches share.
+    after the hand-on (before it, that process compiles its own). A warm cache keeps its files. Numba keys the
+    files by the source file's path, size and time, which the two caches share.
     """
     if not suite_cache:
         return

@@ -43,6 +43,7 @@ from vasa3d.animate.layers import PortraitLayers, body_flow, make_layers
 from vasa3d.animate.mouth import MouthStyle, draw_mouth
 from vasa3d.animate.raster import interpolate, rasterize_mesh, sample_bilinear
 from vasa3d.head.builtin import NAPE_TOP, NECK_HEIGHTS
+from vasa3d.head.fit import latent_from_params
 from vasa3d.render.camera import Camera
 
 __all__ = ["MeshWarpConfig", "MeshWarpAnimator"]
@@ -412,7 +413,7 @@ class MeshWarpAnimator:
             V0 = head(fit.params)[0].cpu().numpy().astype(np.float64)
             neutral = self._params(torch.zeros(1, 52), torch.zeros(1, 7))
             Vc = head(neutral)[0].cpu().numpy().astype(np.float64)
-        self.portrait_latent = self._latent_of(fit.params)
+        self.portrait_latent = latent_from_params(fit.params)
         uv0, z0 = (t.numpy().astype(np.float64) for t in fit.camera.project(torch.from_numpy(V0).float()))
         R0 = rasterize_mesh(uv0, z0, self.faces, S, S)
         self.zbuf0 = np.ascontiguousarray(R0.depth)
@@ -502,13 +503,6 @@ class MeshWarpAnimator:
         from vasa3d.head import params_from_latent
 
         return params_from_latent(z_dyn, z_pose, self.shape)
-
-    @staticmethod
-    def _latent_of(params) -> tuple[np.ndarray, np.ndarray]:
-        z_dyn = params.expression.detach().reshape(-1)[:52].cpu().numpy().astype(np.float32)
-        rot = params.rotation.detach().reshape(-1).cpu().numpy()
-        tr = params.translation.detach().reshape(-1).cpu().numpy()
-        return z_dyn, np.concatenate([rot, tr, [0.0]]).astype(np.float32)
 
     def _background(self, width: int, height: int) -> np.ndarray:
         """The background layer resampled to an output size (cached per size)."""

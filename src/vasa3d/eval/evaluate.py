@@ -181,7 +181,8 @@ def evaluate(avatar, dataset, config: EvalConfig | None = None, portrait: np.nda
         if config.identity and portrait is not None:
             z_expression = portrait_expression(avatar, portrait)
             if z_expression is not None:
-                turned_expression, _ = _turned_views(avatar, camera, bg, config, portrait, z_dyn=z_expression)
+                turned_expression, _ = _turned_views(avatar, camera, bg, config, portrait, z_dyn=z_expression,
+                                                     with_coverage=False)
     lips = _lipsync(avatar, config, quiet) if config.lipsync else None
     metrics = {name: (float(np.mean(v)) if v else None) for name, v in per.items()}
     kind = None if perceptual is None else type(perceptual).__name__
@@ -241,23 +242,24 @@ def portrait_expression(avatar, portrait: np.ndarray) -> Tensor | None:
     """``(dyn_dim,)`` the portrait's own expression as the avatar's motion latent: the avatar's head fitted
     to the photo's landmarks, read as the animator reads its portrait latent; None where no face is found."""
     from vasa3d.face import analyze_portrait
-    from vasa3d.head import fit_portrait
+    from vasa3d.head import fit_portrait, latent_from_params
 
     try:
         analysis = analyze_portrait(portrait, size=int(min(portrait.shape[:2])))
         fit = fit_portrait(analysis, avatar.head)
     except FaceNotFoundError:
         return None
-    z_dyn = fit.params.expression.detach().reshape(-1)[: avatar.dyn_dim].float().cpu()
+    z_dyn = torch.from_numpy(latent_from_params(fit.params)[0])
     return z_dyn if len(z_dyn) == avatar.dyn_dim else None
 
 
 def _turned_views(avatar, camera: Camera, bg: Tensor, config: EvalConfig, portrait: np.ndarray | None,
-                  z_dyn: Tensor | None = None) -> tuple[list[tuple[np.ndarray, float | None]], list[float]]:
+                  z_dyn: Tensor | None = None, with_coverage: bool = True
+                  ) -> tuple[list[tuple[np.ndarray, float | None]], list[float]]:
     """Renders at the latent ``z_dyn`` (default neutral) from ``IDENTITY_YAWS``, each with its identity
-    distance to ``portrait`` (None without a portrait, or where dlib finds no face), and the alpha coverage
-    of the head silhouette at ``SIDE_YAWS`` (without the faded neck when ``neck_fade``: it is not part of
-    the head to cover)."""
+    distance to ``portrait`` (None without a portrait, or where dlib finds no face), and, with ``with_coverage``,
+    the alpha coverage of the head silhouette at ``SIDE_YAWS`` (without the faded neck when ``neck_fade``:
+    it is not part of the head to cover)."""
     device = avatar.means.device
     z_dyn = torch.zeros(avatar.dyn_dim, device=device) if z_dyn is None else z_dyn.to(device)
     z_pose = torch.zeros(avatar.pose_dim, device=device)
@@ -267,7 +269,7 @@ def _turned_views(avatar, camera: Camera, bg: Tensor, config: EvalConfig, portra
         c = side_view(camera.to("cpu"), target, yaw).to(device)
         out = _render(avatar, z_dyn, z_pose, c, bg, config.backend, config.vas)
         img = _u8(out.color[0])
-        if yaw in SIDE_YAWS:
+        if with_coverage and yaw in SIDE_YAWS:
             sil = mesh_silhouette(avatar, z_dyn, z_pose, c.to("cpu"), without_neck=config.neck_fade)
             cover.append(coverage(out.alpha[0, ..., 0].cpu(), sil))
         distance = None
@@ -349,8 +351,8 @@ def write_report(out_dir: str | os.PathLike, metrics: dict, pairs: list,
     rows = [np.concatenate([t, p], axis=1) for t, p in pairs]
     for views, tag in ((turned, ""), (turned_expression, "  photo's expr.")):
         if views is not None:
-            rows.append(np.concatenate([_labelled(img, f"yaw {yaw:+.0f}" + ("" if d is None else f"  id {d:.2f}") + tag)
-                                        for yaw, (img, d) in zip(IDENTITY_YAWS, views)], axis=1))
+            rows.append(np.concatenate([_labelled(img, f"yaw {yaw:+.0f}" + ("" if d is None else f"  id {d:.2f}")
+                                                  + tag) for yaw, (img, d) in zip(IDENTITY_YAWS, views)], axis=1))
     width = max(r.shape[1] for r in rows)
     pad = lambda im: np.pad(im, ((0, 0), (0, width - im.shape[1]), (0, 0)))  # noqa: E731
     save_image(out / "report.png", np.concatenate([pad(r) for r in rows], axis=0))

@@ -101,6 +101,16 @@ def params_from_latent(z_dyn: Tensor, z_pose: Tensor, shape: Tensor, latent_map:
                       rotation=z_pose[:, :3], translation=z_pose[:, 3:6], scale=scale)
 
 
+def latent_from_params(params: HeadParams) -> tuple[np.ndarray, np.ndarray]:
+    """The motion latent of one set of head parameters, as :func:`params_from_latent` reads it back: ``(52,)``
+    z_dyn (the first 52 expression coefficients: an ARKit head's weights) and ``(7,)`` z_pose (rotation,
+    translation, log-scale 0), float32; a fitted portrait's own expression and pose."""
+    z_dyn = params.expression.detach().reshape(-1)[:52].cpu().numpy().astype(np.float32)
+    rot = params.rotation.detach().reshape(-1).cpu().numpy()
+    tr = params.translation.detach().reshape(-1).cpu().numpy()
+    return z_dyn, np.concatenate([rot, tr, [0.0]]).astype(np.float32)
+
+
 def landmark_weights(cfg: FitConfig) -> np.ndarray:
     """``(478,)`` per-landmark weights of the reprojection loss."""
     from vasa3d.head import landmark_sets as LS
