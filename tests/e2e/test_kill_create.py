@@ -9,8 +9,10 @@ reports every progress event through a pipe; the test kills it at the chosen eve
 Pacing: the children reuse the parent's portrait analysis and head fit (seconds of work before any
 kill point), run on one thread (torch and numba) with MKL in its reproducible mode (so that the runs can be
 compared bit for bit), and checkpoint every 5 iterations (the demo preset saves none), so that a kill during
-training resumes from a checkpoint rather than starting over. They share a numba cache that starts
-empty, as in a fresh clone: the reference run compiles every kernel and the others load them.
+training resumes from a checkpoint rather than starting over. They share a numba cache that starts as a
+copy of the suite's own: on a fresh clone that is empty and the reference run compiles every kernel, which the
+others load; on a warm tree the reference run compiles only the kernels whose source changed since they were
+cached (and the others load those), so each kernel is held to its cached code whenever it is new.
 """
 
 from __future__ import annotations
@@ -150,20 +152,23 @@ def _avatar(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         return json.loads(f.metadata()["vasa3d"]), {k: f.get_tensor(k) for k in f.keys()}
 
 
-def _hand_on(cache: Path, suite_cache: str | None) -> None:
-    """Copy the kernels the reference run compiled into the test suite's own numba cache where it lacks them.
+def _copy_kernels(src_dir: str | os.PathLike | None, dst_dir: str | os.PathLike | None) -> None:
+    """Copy the numba cache files of ``src_dir`` into ``dst_dir`` where it lacks them (each whole or not at all).
 
-    This test runs first (``runs_first``): on a fresh clone the suite's cache is empty, and the tests after
-    this one then load the kernels of ``create`` instead of compiling them all again (about 40 s on 2 cores);
-    under ``make test`` that is the tests of this process, and those of the other process that need a kernel
-    after the hand-on (before it, that process compiles its own). A warm cache keeps its files. Numba keys the
-    files by the source file's path, size and time, which the two caches share.
+    Both ways between the suite's cache and this test's: this test runs first (``runs_first``) and starts from
+    what the suite's cache holds; afterwards it hands on what its reference run compiled. On a fresh clone the
+    suite's cache is empty, and the tests after this one then load the kernels of ``create`` instead of compiling
+    them all again (about 40 s on 2 cores); under ``make test`` that is the tests of this process, and those of the
+    other process that need a kernel after the hand-on (before it, that process compiles its own). A warm cache
+    keeps its files. Numba keys the files by the source file's path, size and time, which the two caches share.
     """
-    if not suite_cache:
+    if not src_dir or not dst_dir or not Path(src_dir).is_dir():
         return
-    for src in cache.rglob("*"):
-        dst = Path(suite_cache) / src.relative_to(cache)
-        if src.is_file() and not dst.exists():
+    for src in Path(src_dir).rglob("*"):
+        if not src.is_file() or src.name.endswith(".part"):
+            continue
+        dst = Path(dst_dir) / src.relative_to(src_dir)
+        if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
             # whole or not at all: under `make test` another test process may be loading this cache now
             part = dst.with_name(f".{dst.name}.{os.getpid()}.part")
@@ -190,7 +195,8 @@ def _uninterrupted(portrait: Path, folder: Path, analysis, fit) -> tuple[dict, d
 
 
 @pytest.mark.slow
-@pytest.mark.runs_first  # its reference run compiles every kernel of create; the tests after it load them (_hand_on)
+@pytest.mark.runs_first  # on a fresh clone its reference run compiles every kernel of create; the tests after it
+# load them (_copy_kernels)
 def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(astronaut_fit, tmp_path, monkeypatch,
                                                                               own_forkserver):
     portrait, analysis, fit = astronaut_fit
@@ -201,14 +207,16 @@ def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(ast
     # to the core count; with two threads, 14 uninterrupted runs on the loaded 2-core machine trained 4
     # different avatars, with one thread 8 of 8 were identical
     monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
-    # as in a fresh clone: the uninterrupted run compiles every numba kernel into an empty cache and every later
-    # run loads them, so each rerun's bit-for-bit match below also says that compiled and cached kernels agree
-    # (code that rounded differently once gave 0.06 in log-scales; see _project_kernel.py). Its times place the
-    # kill points: the compiling falls in the training, which is killed at a step, not at a time
+    # the uninterrupted run compiles the numba kernels the suite's cache lacks (on a fresh clone: all of them; on
+    # a warm tree: those whose source changed) and every later run loads them, so each rerun's bit-for-bit match
+    # below also says that compiled and cached kernels agree (code that rounded differently once gave 0.06 in
+    # log-scales; see _project_kernel.py). Its times place the kill points: the compiling falls in the training,
+    # which is killed at a step, not at a time
     suite_cache = os.environ.get("NUMBA_CACHE_DIR")
+    _copy_kernels(suite_cache, tmp_path / "numba-cache")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))  # read when the children import numba
     want_manifest, want, times = _uninterrupted(portrait, tmp_path / "ref", analysis, fit)
-    _hand_on(tmp_path / "numba-cache", suite_cache)
+    _copy_kernels(tmp_path / "numba-cache", suite_cache)
 
     rng = np.random.default_rng(15)
     # one output, killed once in each phase in turn, each run resuming what the killed one left; then a last
