@@ -194,9 +194,10 @@ def _uninterrupted(portrait: Path, folder: Path, analysis, fit) -> tuple[dict, d
     return *_avatar(folder / "a.vasa3d"), times
 
 
+# runs first: on a fresh clone its reference run compiles every kernel of create, and the tests after it load
+# them (_copy_kernels)
 @pytest.mark.slow
-@pytest.mark.runs_first  # on a fresh clone its reference run compiles every kernel of create; the tests after it
-# load them (_copy_kernels)
+@pytest.mark.runs_first
 def test_kill_9_anywhere_in_create_then_rerun_gives_the_uninterrupted_avatar(astronaut_fit, tmp_path, monkeypatch,
                                                                               own_forkserver):
     portrait, analysis, fit = astronaut_fit

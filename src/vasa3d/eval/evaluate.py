@@ -242,11 +242,12 @@ def portrait_expression(avatar, portrait: np.ndarray) -> Tensor | None:
     """``(dyn_dim,)`` the portrait's own expression as the avatar's motion latent: the avatar's head fitted
     to the photo's landmarks, read as the animator reads its portrait latent; None where no face is found."""
     from vasa3d.face import analyze_portrait
-    from vasa3d.head import fit_portrait, latent_from_params
+    from vasa3d.head import FitConfig, fit_portrait, latent_from_params
 
     try:
         analysis = analyze_portrait(portrait, size=int(min(portrait.shape[:2])))
-        fit = fit_portrait(analysis, avatar.head)
+        # the hair shell's fit moves only the shape, which the expression does not need
+        fit = fit_portrait(analysis, avatar.head, FitConfig(hair=False))
     except FaceNotFoundError:
         return None
     z_dyn = torch.from_numpy(latent_from_params(fit.params)[0])
