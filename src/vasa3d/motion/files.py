@@ -12,9 +12,13 @@ import os
 from pathlib import Path
 
 from vasa3d.errors import InputError
-from vasa3d.motion.latent import MotionLatent
+from vasa3d.motion.latent import MAX_MOTION_FRAMES, MotionLatent
 
 MOTION_SUFFIXES = (".npz", ".csv", ".json")
+#: the largest ARKit .json read (about 50 minutes at 60 fps): JSON is parsed whole, at about 15 times its size
+#: in memory, so this bounds it (1 GiB at the limit). A CSV is read row by row and .npz arrays are checked
+#: before they are read: both are bounded by :data:`~vasa3d.motion.latent.MAX_MOTION_FRAMES` instead
+MAX_JSON_MOTION_BYTES = 64 << 20
 
 
 def read_motion(path: str | os.PathLike, fps: float | None = None) -> MotionLatent:
@@ -26,6 +30,10 @@ def read_motion(path: str | os.PathLike, fps: float | None = None) -> MotionLate
                          "(from 'vasa3d motion'), an ARKit .csv (Live Link Face) or an ARKit .json")
     if not p.is_file():
         raise InputError(f"motion file not found: {p}")
+    if suffix == ".json" and p.stat().st_size > MAX_JSON_MOTION_BYTES:
+        raise InputError(f"{p} is {p.stat().st_size / (1 << 20):,.0f} MiB; an ARKit .json may be at most "
+                         f"{MAX_JSON_MOTION_BYTES >> 20} MiB (about 50 minutes at 60 fps): split it, or give it as "
+                         "a CSV")
     if suffix == ".npz":
         motion = MotionLatent.load(p)
     elif suffix == ".csv":
@@ -36,4 +44,7 @@ def read_motion(path: str | os.PathLike, fps: float | None = None) -> MotionLate
         motion = read_arkit(p, fps=fps)
     if len(motion) == 0:
         raise InputError(f"{p} holds no frames")
+    if len(motion) > MAX_MOTION_FRAMES:
+        raise InputError(f"{p} holds {len(motion):,} frames; a motion file may hold at most {MAX_MOTION_FRAMES:,} "
+                         "(4 hours at 60 fps): split it")
     return motion

@@ -15,6 +15,14 @@ from vasa3d.errors import InputError
 DEFAULT_SCHEMA = "arkit52+pose"
 #: z_pose layout of the default schema: axis-angle rotation (3), translation in metres (3), log scale (1).
 POSE_NAMES: tuple[str, ...] = ("rot_x", "rot_y", "rot_z", "tx", "ty", "tz", "log_scale")
+#: the most frames a motion file may hold: the longest audio read (4 hours,
+#: :data:`vasa3d.io.media.MAX_AUDIO_SECONDS`) at a face-capture app's 60 fps; and the most columns of z_dyn
+#: (52 ARKit weights here, FLAME's 100 expressions with the rest at most) and z_pose (7). A stranger's
+#: compressed .npz can claim 1,000 times its size; these bound what it can make us allocate (0.5 GB) before
+#: any array is read
+MAX_MOTION_FRAMES = 4 * 3600 * 60
+MAX_DYN_COLUMNS = 128
+MAX_POSE_COLUMNS = 16
 
 
 @dataclass
@@ -126,40 +134,52 @@ class MotionLatent:
 
         from scipy.spatial.transform import Rotation
 
+        names = [n.lower() for n in ARKIT_NAMES]
+        n_rows, last_frame, stamps = 0, -1, True
         try:
+            # the rows are counted first and parsed one by one into one array: the memory taken follows
+            # the frames (about 1.1 times the text at most), and a file with too many is refused unparsed
+            lines = _count_lines(path)
+            if lines > MAX_MOTION_FRAMES + 2:  # the header, and a last line without a line end
+                raise InputError(f"{path} holds more than {MAX_MOTION_FRAMES:,} frames (4 hours at 60 fps); split it")
             with open(path, newline="") as f:
-                rows = list(csv.reader(f))
+                reader = csv.reader(f)
+                header = [h.strip().lower() for h in next(reader, [])]
+                index = {h: i for i, h in enumerate(header)}
+                if header and sum(n in index for n in names) < 10:
+                    raise InputError(f"{path} does not look like an ARKit CSV (too few blendshape columns)")
+                cols = [index.get(n, -1) for n in names] + [index.get(k, -1) for k in ("headyaw", "headpitch",
+                                                                                          "headroll")]
+                stamp = index.get("timecode")
+                values = np.zeros((lines, len(cols)), np.float64)
+                for r in reader:
+                    if not r:
+                        continue
+                    values[n_rows] = [float(r[c]) if c >= 0 else 0.0 for c in cols]
+                    n_rows += 1
+                    if stamp is not None and stamps:  # HH:MM:SS:FF(.fff): the largest frame number + 1
+                        try:
+                            last_frame = max(last_frame, int(float(r[stamp].split(":")[-1])))
+                        except (ValueError, IndexError):
+                            stamps = False
         except FileNotFoundError:
             raise InputError(f"ARKit CSV not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise InputError(f"{path} is not a readable CSV file ({exc.__class__.__name__})") from None
-        if len(rows) < 2:
-            raise InputError(f"{path} has no frames; expected a header row and one row per frame")
-        header = [h.strip().lower() for h in rows[0]]
-        index = {h: i for i, h in enumerate(header)}
-        names = [n.lower() for n in ARKIT_NAMES]
-        if sum(n in index for n in names) < 10:
-            raise InputError(f"{path} does not look like an ARKit CSV (too few blendshape columns)")
-        try:
-            data = [[float(r[index[n]]) if n in index else 0.0 for n in names] for r in rows[1:] if r]
-            head = [[float(r[index[k]]) if k in index else 0.0 for k in ("headyaw", "headpitch", "headroll")]
-                    for r in rows[1:] if r]
-        except (ValueError, IndexError) as exc:
+        except (ValueError, IndexError) as exc:  # IndexError also where rows outnumber the lines (a lying file)
             raise InputError(f"{path} has a malformed row ({exc}); every value must be a number") from None
+        if n_rows == 0:
+            raise InputError(f"{path} has no frames; expected a header row and one row per frame")
+        values = values[:n_rows]
         if fps is None:
-            fps = 25.0
-            if "timecode" in index:  # HH:MM:SS:FF(.fff): the largest frame number + 1
-                try:
-                    frames = [int(float(r[index["timecode"]].split(":")[-1])) for r in rows[1:] if r]
-                    if max(frames) >= 20:
-                        fps = float(max(frames) + 1)
-                except (ValueError, IndexError):
-                    pass
-        yaw, pitch, roll = np.asarray(head, np.float64).T
+            fps = float(last_frame + 1) if stamp is not None and stamps and last_frame >= 20 else 25.0
+        yaw, pitch, roll = values[:, len(names):].T
         rotvec = Rotation.from_euler("YXZ", np.stack([yaw, -pitch, roll], axis=1)).as_rotvec()
-        z_pose = np.zeros((len(data), len(POSE_NAMES)), np.float32)
+        z_pose = np.zeros((n_rows, len(POSE_NAMES)), np.float32)
         z_pose[:, :3] = rotvec
-        return cls(np.clip(np.asarray(data, np.float32), 0.0, 1.0), z_pose, fps)
+        z_dyn = values[:, :len(names)].astype(np.float32)
+        del values, yaw, pitch, roll
+        return cls(np.clip(z_dyn, 0.0, 1.0, out=z_dyn), z_pose, fps)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MotionLatent":
@@ -179,6 +199,11 @@ class MotionLatent:
             (_, dyn), (_, pose), (_, meta) = layout["z_dyn"], layout["z_pose"], layout["meta"]
             if len(dyn) != 2 or len(pose) != 2 or dyn[0] != pose[0] or len(meta) != 1 or meta[0] > 1 << 20:
                 raise ValueError(f"z_dyn {dyn}, z_pose {pose} and meta {meta} do not fit together")
+            if dyn[0] > MAX_MOTION_FRAMES or dyn[1] > MAX_DYN_COLUMNS or pose[1] > MAX_POSE_COLUMNS:
+                raise InputError(f"{path} claims {dyn[0]:,} frames of {dyn[1]} + {pose[1]} values; a motion file "
+                                 f"may hold at most {MAX_MOTION_FRAMES:,} frames (4 hours at 60 fps) of at most "
+                                 f"{MAX_DYN_COLUMNS} + {MAX_POSE_COLUMNS}: split it, or make it again with "
+                                 "'vasa3d motion'")
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
                 return cls(data["z_dyn"], data["z_pose"], float(meta["fps"]), meta["schema"],
@@ -187,3 +212,13 @@ class MotionLatent:
             raise InputError(f"motion file not found: {path}") from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as exc:
             raise InputError(f"{path} is not a vasa3d motion file ({str(exc)[:80]}); make one with 'vasa3d motion'") from None
+
+
+def _count_lines(path: str | os.PathLike) -> int:
+    """At least as many as the lines of a text file (with any line ends), counted in 1 MiB reads."""
+    lf = cr = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            lf += chunk.count(b"\n")
+            cr += chunk.count(b"\r")
+    return max(lf, cr) + 1  # the last line may have no line end
