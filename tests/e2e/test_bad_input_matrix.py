@@ -288,6 +288,13 @@ def good_dataset(tmp_path_factory):
     return root
 
 
+def _huge_plan(m):
+    """10 million frames in shards each just under the size limit, with 128 latent names: a plan.npz of 6 GiB."""
+    shard = (4 << 30) // (m["width"] * m["height"] * 4)
+    return {**m, "frames": 10_000_000, "shard_size": shard, "shards": -(-10_000_000 // shard),
+            "latent": {**m["latent"], "dyn_names": [f"w{i}" for i in range(128)]}}
+
+
 def _edit_manifest(change):
     def edit(root: Path) -> None:
         path = root / "manifest.json"
@@ -355,6 +362,9 @@ DATASET_CASES = {
     "manifest-missing-frames": (_without("frames"), "no 'frames' field"),
     "manifest-missing-split": (_without("split"), "no 'split' field"),
     "manifest-missing-latent-names": (_edit_manifest(lambda m: {**m, "latent": {"schema": "x"}}), "dyn_names"),
+    "manifest-plan-too-large": (_edit_manifest(_huge_plan), "take 6.0 GiB, over 4 GiB"),
+    "manifest-latent-names-too-many": (_edit_manifest(lambda m: {**m, "latent": {**m["latent"], "dyn_names": [
+        f"w{i}" for i in range(4096)]}}), "has 4096 names, more than the 128"),
     "manifest-version-string": (_set("version", "1"), "'version' is \"1\""),
     "manifest-version-newer": (_set("version", 7), "newer than this vasa3d reads"),
     "manifest-is-a-list": (lambda root: (root / "manifest.json").write_text(

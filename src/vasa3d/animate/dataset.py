@@ -39,7 +39,7 @@ from torch import Tensor
 
 from vasa3d.animate.workers import can_send, start_pool
 from vasa3d.errors import InputError
-from vasa3d.motion.latent import MotionLatent
+from vasa3d.motion.latent import MAX_DYN_COLUMNS, MAX_POSE_COLUMNS, MotionLatent
 from vasa3d.progress import track
 from vasa3d.render.camera import Camera
 
@@ -411,11 +411,18 @@ def check_manifest(manifest, path: Path) -> dict:
         raise InputError(f"{path}: shards of {shard_size} frames at {manifest['width']}x{manifest['height']} are over "
                          f"{MAX_SHARD_BYTES >> 30} GiB; rebuild the dataset with smaller shards")
     latent = _field(manifest, "latent", dict, path)
-    for key in ("dyn_names", "pose_names"):
+    for key, most in (("dyn_names", MAX_DYN_COLUMNS), ("pose_names", MAX_POSE_COLUMNS)):
         names = _field(latent, key, list, path)
-        if not names or len(names) > 4096 or not all(isinstance(n, str) for n in names):
+        if not names or not all(isinstance(n, str) for n in names):
             raise InputError(f"{path}: latent '{key}' is not a list of names; rebuild the dataset")
+        if len(names) > most:
+            raise InputError(f"{path}: latent '{key}' has {len(names)} names, more than the {most} a motion latent "
+                             "may have; rebuild the dataset")
     _field(latent, "schema", str, path)
+    plan_bytes = frames * (len(latent["dyn_names"]) + len(latent["pose_names"]) + 9 + 16) * 4  # latents, K, world_to_cam
+    if plan_bytes > MAX_SHARD_BYTES:
+        raise InputError(f"{path}: the latents and cameras of {frames} frames take {plan_bytes / (1 << 30):.1f} GiB, "
+                         f"over {MAX_SHARD_BYTES >> 30} GiB; rebuild the dataset with fewer frames")
     split = _field(manifest, "split", dict, path)
     test = _field(split, "test", list, path)
     for run in test:
