@@ -87,6 +87,12 @@ def test_import_frames_from_another_generator(animator, talking_video, tmp_path)
     np.testing.assert_allclose(ds[3].z_dyn.numpy(), motion.z_dyn[3])
     assert float(ds[3].mask.min()) == 1.0  # no masks given: all foreground
     assert abs(ds[3].image.mean().item() * 255 - frames[3].mean()) < 2
+    # a stranger's cameras.npz that would unpack 400 MB of matrices from 0.4 MB is refused from its headers
+    np.savez_compressed(src / "cameras.npz", K=np.zeros((9_000_000, 3, 3), np.float32),
+                        world_to_cam=cam.world_to_cam.numpy()[None])
+    assert (src / "cameras.npz").stat().st_size < 1 << 20
+    with pytest.raises(InputError, match=r"K must be 1 or 12 float matrices of 3x3, not float32 \(9000000, 3, 3\)"):
+        import_frames(src, tmp_path / "ds3", size=256, quiet=True)
     (src / "motion.npz").unlink()
     with pytest.raises(InputError, match="motion.npz"):
         import_frames(src, tmp_path / "ds2", quiet=True)

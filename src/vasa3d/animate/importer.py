@@ -70,6 +70,24 @@ class _VideoReader:
         raise InputError(f"{self.path} has fewer frames than its motion file")
 
 
+def _check_cameras(path: Path, n: int) -> None:
+    """``cameras.npz`` must hold ``K (1 or n, 3, 3)`` and ``world_to_cam (1 or n, 4, 4)`` floats: checked from its
+    zip directory and headers, before a stranger's compressed file can unpack anything large."""
+    import zipfile
+
+    from vasa3d.io.npz import npz_layout
+
+    try:
+        layout = npz_layout(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{path} is not a cameras file ({str(exc)[:80]}); see docs/dataset.md") from None
+    for name, tail in (("K", (3, 3)), ("world_to_cam", (4, 4))):
+        dtype, shape = layout.get(name, (None, ()))
+        if dtype is None or dtype.kind != "f" or not (shape == tail or (shape[1:] == tail and shape[0] in (1, n))):
+            raise InputError(f"{path}: {name} must be 1 or {n} float matrices of {tail[0]}x{tail[1]}, not "
+                             f"{'missing' if dtype is None else f'{dtype} {shape}'}; see docs/dataset.md")
+
+
 def import_frames(source, root, seed: int = 0, size: int = 512, quiet: bool = False) -> FrameDataset:
     """A dataset from an external generator's output folder ``source`` (see the module docstring).
 
@@ -110,6 +128,7 @@ def import_frames(source, root, seed: int = 0, size: int = 512, quiet: bool = Fa
 
     portrait = load_image(src / "portrait.png") if (src / "portrait.png").exists() else None
     if (src / "cameras.npz").exists():
+        _check_cameras(src / "cameras.npz", n)
         with np.load(src / "cameras.npz", allow_pickle=False) as c:
             K, w2c = c["K"].astype(np.float32), c["world_to_cam"].astype(np.float32)
         first = read(0)
