@@ -69,6 +69,12 @@ class MeshWarpConfig:
     """a surface point counts as shown in the portrait when it is within this depth of the portrait's z-buffer"""
     min_facing: float = 0.3
     """a texel is used sharp when the portrait saw it at least this many times as squarely as the frame does"""
+    mirror_facing: float = 1.0
+    """the mirror point's texel takes a share of a point as far as the portrait saw the point less than this many
+    times as squarely as the frame does (and the mirror point more): the side a turn shows that the portrait saw
+    at a slant (its far cheek) is drawn from the side it saw squarely. At 0.3, the value of ``min_facing``, that
+    happened only where the texel was already blurred; at 1.0 the weak side's views at +-30 degrees come out
+    0.04-0.06 nearer the portrait in dlib's identity distance (docs/training.md)"""
     neck_fade_m: tuple[float, float] = (-0.07, -0.13)
     """the neck mesh is opaque above the first height (metres, head frame) and gone below the second"""
     body_neck_top_m: float = 0.5 * (NECK_HEIGHTS[0] + NAPE_TOP)
@@ -246,8 +252,8 @@ def _shown(zbuf, pmask, u, v, z, tol):
 
 
 @njit(cache=True, nogil=True)
-def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, trust, min_facing, canon, detail, px_per_m,
-           out, kind):
+def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, trust, min_facing, mirror_facing, canon, detail,
+           px_per_m, out, kind):
     """Colour every covered pixel from the portrait's texel, its mirror's texel, or the diffused colour.
 
     attr columns: 0-1 uv0, 2 shown0 (1 where the portrait shows the vertex), 3 facing0,
@@ -256,9 +262,10 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, trust, min_fac
 
     A shown texel is used sharp when the portrait saw it at least ``min_facing`` times as
     squarely as this view does; below that it fades into the same place of the blurred
-    portrait (a stretched texel shows as soft colour, never as streaks), and the mirror
-    point's texel takes over as far as the portrait saw that one squarely.  Points the
-    portrait does not show take their mirror point's texel, else the diffused colour.
+    portrait (a stretched texel shows as soft colour, never as streaks).  Below ``mirror_facing``
+    times as squarely the mirror point's texel takes over, as far as the portrait saw that one
+    at least ``mirror_facing`` times as squarely.  Points the portrait does not show take their
+    mirror point's texel, else the diffused colour.
     """
     H, W = tri_id.shape
     a = np.empty(11, np.float32)
@@ -273,6 +280,7 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, trust, min_fac
                 a[k] = b0 * attr[i0, k] + b1 * attr[i1, k] + b2 * attr[i2, k]
             f1 = b0 * facing1[i0] + b1 * facing1[i1] + b2 * facing1[i2]
             need = min_facing * max(f1, 1e-3)
+            need_mir = mirror_facing * max(f1, 1e-3)
             s_own = 0.0
             s_mir = 0.0
             if a[2] > 0.0 and a[3] > 0.0:
@@ -280,11 +288,12 @@ def _shade(tri_id, bary, faces, attr, facing1, portrait, blurred, trust, min_fac
             if a[6] > 0.0 and a[7] > 0.0:
                 s_mir = a[6] * _bilinear1(trust, a[4], a[5]) * min(1.0, a[7] / 0.05)
             q_own = min(1.0, a[3] / need)
-            q_mir = min(1.0, a[7] / need)
-            # the mirror texel steps in where the own texel was seen too obliquely (the temple and the
-            # side of the cheek at a turn): stretched, the own texel smears into streaks
-            w_own = s_own * max(q_own, 0.05)
-            w_mir = s_mir * q_mir * (1.0 - q_own) if s_mir > 0.0 else 0.0
+            q_take = min(1.0, a[3] / need_mir)
+            q_mir = min(1.0, a[7] / need_mir)
+            # the mirror texel steps in where the own texel was seen more obliquely than this view sees it
+            # (the temple and the side of the cheek at a turn): stretched, the own texel smears into streaks
+            w_own = s_own * max(q_take, 0.05)
+            w_mir = s_mir * q_mir * (1.0 - q_take) if s_mir > 0.0 else 0.0
             shown = max(s_own, s_mir) if w_own + w_mir > 0.0 else 0.0
             shade = 0.8 + 0.2 * min(1.0, max(0.0, f1))  # unseen parts get a little form from the view
             cr, cg, cb = a[8] * shade, a[9] * shade, a[10] * shade
@@ -576,7 +585,7 @@ class MeshWarpAnimator:
         kind = np.zeros((H, W), np.int8)
         facing1 = self._facing(V1.numpy().astype(np.float64), cam)
         _shade(R1.tri_id, R1.bary, self.faces, self.attr, facing1, self.portrait, self.portrait_blurred,
-               self.texel_trust, float(cfg.min_facing), self._canon, self._detail, self._px_per_m, mesh_rgb, kind)
+               self.texel_trust, float(cfg.min_facing), float(cfg.mirror_facing), self._canon, self._detail, self._px_per_m, mesh_rgb, kind)
 
         lmv = self.landmark_vertices
         # which region shows at each pixel, only around the mouth and eyes (the rest never needs it)
