@@ -34,7 +34,8 @@ def _bomb_npz(path, frames: int, dyn: int, pose: int = 7) -> None:
                         meta=meta)
 
 
-@pytest.mark.parametrize("frames, dyn", [(MAX_MOTION_FRAMES + 1, 1), (10, MAX_DYN_COLUMNS + 1)], ids=["frames", "columns"])
+@pytest.mark.parametrize("frames, dyn", [(MAX_MOTION_FRAMES + 1, 1), (10, MAX_DYN_COLUMNS + 1)],
+                         ids=["frames", "columns"])
 def test_a_compressed_npz_that_would_unpack_too_large_is_refused_unread(tmp_path, monkeypatch, frames, dyn):
     path = tmp_path / "motion.npz"
     _bomb_npz(path, frames, dyn)
@@ -107,3 +108,19 @@ def test_a_json_over_the_limit_is_refused_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr("vasa3d.head.arkit_io.read_arkit", never)
     with pytest.raises(InputError, match="at most 64 MiB"):
         read_motion(path)
+
+
+def test_a_json_with_too_many_frames_is_refused_before_its_arrays(tmp_path, monkeypatch):
+    """A JSON list of empty frames takes 3 bytes a frame: 22 million under the size limit, each 52 zeros."""
+    path = tmp_path / "face.json"
+    path.write_text("[" + ",".join(["{}"] * 120) + "]")
+    monkeypatch.setattr(latent_module, "MAX_MOTION_FRAMES", 100)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the frames were built")
+
+    monkeypatch.setattr("vasa3d.head.arkit_io.np.array", never)
+    with pytest.raises(InputError, match="holds 120 frames; a motion file may hold at most 100"):
+        read_motion(path)
+    monkeypatch.undo()  # numpy back, and the real limit
+    assert len(read_motion(path)) == 120

@@ -74,7 +74,7 @@ class MeshWarpConfig:
     times as squarely as the frame does (and the mirror point more): the side a turn shows that the portrait saw
     at a slant (its far cheek) is drawn from the side it saw squarely. At 0.3, the value of ``min_facing``, that
     happened only where the texel was already blurred; at 1.0 the weak side's views at +-30 degrees come out
-    0.04-0.06 nearer the portrait in dlib's identity distance (docs/training.md)"""
+    up to 0.05 nearer the portrait in dlib's identity distance (docs/training.md)"""
     neck_fade_m: tuple[float, float] = (-0.07, -0.13)
     """the neck mesh is opaque above the first height (metres, head frame) and gone below the second"""
     body_neck_top_m: float = 0.5 * (NECK_HEIGHTS[0] + NAPE_TOP)
@@ -585,7 +585,8 @@ class MeshWarpAnimator:
         kind = np.zeros((H, W), np.int8)
         facing1 = self._facing(V1.numpy().astype(np.float64), cam)
         _shade(R1.tri_id, R1.bary, self.faces, self.attr, facing1, self.portrait, self.portrait_blurred,
-               self.texel_trust, float(cfg.min_facing), float(cfg.mirror_facing), self._canon, self._detail, self._px_per_m, mesh_rgb, kind)
+               self.texel_trust, float(cfg.min_facing), float(cfg.mirror_facing), self._canon, self._detail,
+               self._px_per_m, mesh_rgb, kind)
 
         lmv = self.landmark_vertices
         # which region shows at each pixel, only around the mouth and eyes (the rest never needs it)

@@ -30,6 +30,7 @@ import numpy as np
 
 from vasa3d.arkit import ARKIT_NAMES
 from vasa3d.errors import InputError
+from vasa3d.motion import latent as _latent
 from vasa3d.motion.latent import POSE_NAMES, MotionLatent
 
 _LOWER = {n.lower(): i for i, n in enumerate(ARKIT_NAMES)}
@@ -143,6 +144,10 @@ def _read_json(path: Path, text: str, fps: float | None) -> MotionLatent:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    count = len(doc) if isinstance(doc, list) else len(doc.get("frames", ())) if isinstance(doc, dict) else 0
+    if count > _latent.MAX_MOTION_FRAMES:  # before the arrays: a 64 MiB list of empty frames is 22 million of them
+        raise InputError(f"{path} holds {count:,} frames; a motion file may hold at most "
+                         f"{_latent.MAX_MOTION_FRAMES:,} (4 hours at 60 fps): split it")
     try:
         if isinstance(doc, list):
             frames = doc

@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 
 from vasa3d.errors import InputError
-from vasa3d.motion.latent import MAX_MOTION_FRAMES, MotionLatent
+from vasa3d.motion.latent import MotionLatent
 
 MOTION_SUFFIXES = (".npz", ".csv", ".json")
 #: the largest ARKit .json read (about 50 minutes at 60 fps): JSON is parsed whole, at about 15 times its size
-#: in memory, so this bounds it (1 GiB at the limit). A CSV is read row by row and .npz arrays are checked
-#: before they are read: both are bounded by :data:`~vasa3d.motion.latent.MAX_MOTION_FRAMES` instead
+#: in memory, so this bounds it (1 GiB at the limit). Every reader refuses more than
+#: :data:`~vasa3d.motion.latent.MAX_MOTION_FRAMES` before it builds the arrays
 MAX_JSON_MOTION_BYTES = 64 << 20
 
 
@@ -44,7 +44,4 @@ def read_motion(path: str | os.PathLike, fps: float | None = None) -> MotionLate
         motion = read_arkit(p, fps=fps)
     if len(motion) == 0:
         raise InputError(f"{p} holds no frames")
-    if len(motion) > MAX_MOTION_FRAMES:
-        raise InputError(f"{p} holds {len(motion):,} frames; a motion file may hold at most {MAX_MOTION_FRAMES:,} "
-                         "(4 hours at 60 fps): split it")
     return motion
